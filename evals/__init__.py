@@ -1,0 +1,1 @@
+"""Evaluation harness: datasets, metrics, judges and reports (to come)."""

@@ -1,0 +1,1 @@
+"""Generation: LLM backends, prompts, citations and grounding checks (to come)."""

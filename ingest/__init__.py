@@ -1,0 +1,1 @@
+"""Ingestion: find source files, parse and chunk them, embed, and keep the index in sync."""

@@ -1,0 +1,201 @@
+"""The ingestion pipeline: keep the index and the registry in sync with a set of folders.
+
+Per document: unchanged content is skipped (0 embeddings); a new version is written before
+the old one is deleted; the registry marks a version indexed only after both. Any crash is
+repaired by the next run: a pending version is rewritten under the same ids, and chunks of
+documents the registry does not know are swept.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.errors import DocumentError
+from core.ids import document_id, file_sha256
+from core.logging import fields
+from core.models import Acl, FileResult, IngestOutcome, IngestSummary
+from ingest.acl_policy import AclPolicy
+from ingest.processing import ProcessedDocument
+from ingest.registry import DocumentRegistry
+from ingest.sources import SourceFile, discover, root_uri_prefix
+from ingest.workers import ProcessorPool
+from ingest.writer import DocumentWriter
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[FileResult], None]
+
+
+@dataclass(frozen=True)
+class _Job:
+    source: SourceFile
+    doc_id: str
+    content_hash: str
+    acl: Acl
+    is_new: bool
+
+
+class IngestPipeline:
+    """Ingests folders of documents into the registry and the vector index."""
+
+    def __init__(
+        self,
+        *,
+        registry: DocumentRegistry,
+        writer: DocumentWriter,
+        pool: ProcessorPool,
+        pipeline_id: str,
+        tenant: str | None = None,
+        embed_group: int = 256,
+    ) -> None:
+        self._registry = registry
+        self._writer = writer
+        self._pool = pool
+        self._pipeline_id = pipeline_id
+        self._tenant = tenant
+        self._embed_group = embed_group
+
+    def run(
+        self,
+        paths: Sequence[Path],
+        *,
+        policy: AclPolicy,
+        prune: bool = False,
+        on_total: Callable[[int], None] | None = None,
+        on_result: ProgressCallback | None = None,
+    ) -> IngestSummary:
+        """Ingest every supported file under ``paths``; with ``prune``, purge vanished ones."""
+        started = time.perf_counter()
+        found = discover(paths)
+        results: list[FileResult] = []
+        tokens = Counter[str]()
+
+        def emit(result: FileResult) -> None:
+            results.append(result)
+            if on_result:
+                on_result(result)
+
+        self._finish_interrupted_deletes()
+        jobs = list(self._plan(found.files, policy, emit))
+        if on_total:
+            on_total(len(found.files))
+        self._process(jobs, emit, tokens)
+        if prune:
+            seen = {document_id(f.source_uri) for f in found.files}
+            for path in paths:
+                if path.resolve().is_dir():
+                    self._prune(root_uri_prefix(path), seen, emit)
+        self._writer.sweep_orphans(self._registry.document_ids())
+        if any(r.outcome in (IngestOutcome.ADDED, IngestOutcome.UPDATED) for r in results):
+            self._writer.optimize()
+        counts = Counter(r.outcome for r in results)
+        return IngestSummary(
+            added=counts[IngestOutcome.ADDED],
+            updated=counts[IngestOutcome.UPDATED],
+            unchanged=counts[IngestOutcome.UNCHANGED],
+            deleted=counts[IngestOutcome.DELETED],
+            skipped=counts[IngestOutcome.SKIPPED],
+            failed=counts[IngestOutcome.FAILED],
+            chunks=sum(r.chunks for r in results if r.outcome is not IngestOutcome.UNCHANGED),
+            unsupported=len(found.unsupported),
+            source_tokens=tokens["source"],
+            embedded_tokens=tokens["embedded"],
+            seconds=round(time.perf_counter() - started, 3),
+            files=tuple(results),
+        )
+
+    def _plan(
+        self, files: Sequence[SourceFile], policy: AclPolicy, emit: ProgressCallback
+    ) -> Iterator[_Job]:
+        """Decide per file: skip it, refresh only its ACL, or (re)index it."""
+        for source in files:
+            doc_id = document_id(source.source_uri)
+            acl = policy.acl_for(source.relative_path)
+            state = self._registry.state(doc_id)
+            if source.path.stat().st_size == 0:
+                if state is not None:
+                    self._writer.purge(doc_id)
+                emit(
+                    FileResult(
+                        source_uri=source.source_uri,
+                        outcome=IngestOutcome.SKIPPED,
+                        error="empty file (0 bytes)",
+                    )
+                )
+                continue
+            content_hash = file_sha256(source.path)
+            if state is not None and state.is_current(content_hash, self._pipeline_id):
+                if state.acl != acl:
+                    self._writer.set_acl(doc_id, acl)
+                emit(FileResult(source_uri=source.source_uri, outcome=IngestOutcome.UNCHANGED))
+                continue
+            is_new = state is None or state.version == 0
+            yield _Job(source, doc_id, content_hash, acl, is_new)
+
+    def _process(self, jobs: Sequence[_Job], emit: ProgressCallback, tokens: Counter[str]) -> None:
+        """Parse in worker processes, embed in groups, write each document."""
+        group: list[tuple[_Job, ProcessedDocument]] = []
+        for job, outcome in zip(jobs, self._pool.map(j.source.path for j in jobs), strict=True):
+            if isinstance(outcome, DocumentError):
+                self._fail(job, outcome.message, emit)
+                continue
+            tokens["source"] += outcome.source_tokens
+            tokens["embedded"] += sum(p.token_count for p in outcome.passages)
+            group.append((job, outcome))
+            # Embedding many documents per call lets sentence-transformers batch by length.
+            if sum(len(doc.passages) for _, doc in group) >= self._embed_group:
+                self._write_group(group, emit)
+                group = []
+        self._write_group(group, emit)
+
+    def _write_group(
+        self, group: list[tuple[_Job, ProcessedDocument]], emit: ProgressCallback
+    ) -> None:
+        if not group:
+            return
+        vectors = self._writer.embed([doc for _, doc in group])
+        for (job, doc), (dense, sparse) in zip(group, vectors, strict=True):
+            chunk_count = self._writer.write(
+                doc_id=job.doc_id,
+                source_uri=job.source.source_uri,
+                content_hash=job.content_hash,
+                pipeline_id=self._pipeline_id,
+                acl=job.acl,
+                tenant=self._tenant,
+                document=doc,
+                dense=dense,
+                sparse=sparse,
+            )
+            outcome = IngestOutcome.ADDED if job.is_new else IngestOutcome.UPDATED
+            emit(FileResult(source_uri=job.source.source_uri, outcome=outcome, chunks=chunk_count))
+
+    def _fail(self, job: _Job, reason: str, emit: ProgressCallback) -> None:
+        log.warning("ingest failed", extra=fields(uri=job.source.source_uri, reason=reason))
+        self._registry.mark_failed(
+            job.doc_id, job.source.source_uri, reason, file_type=job.source.path.suffix.lstrip(".")
+        )
+        emit(
+            FileResult(source_uri=job.source.source_uri, outcome=IngestOutcome.FAILED, error=reason)
+        )
+
+    def _prune(self, uri_prefix: str, seen: set[str], emit: ProgressCallback) -> None:
+        for document in self._registry.list_documents(uri_prefix=uri_prefix):
+            if document.doc_id not in seen:
+                self._writer.purge(document.doc_id)
+                emit(
+                    FileResult(
+                        source_uri=document.source_uri,
+                        outcome=IngestOutcome.DELETED,
+                        chunks=document.chunk_count,
+                    )
+                )
+
+    def _finish_interrupted_deletes(self) -> None:
+        for document in self._registry.list_documents():
+            if document.status.value == "deleting":
+                self._writer.purge(document.doc_id)

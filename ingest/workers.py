@@ -1,0 +1,97 @@
+"""Run the parser-chunker in worker processes so parsing overlaps with embedding."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+from core.errors import DocumentError, ParseError
+from ingest.processing import DocumentProcessor, ProcessedDocument
+
+log = logging.getLogger(__name__)
+
+ProcessorFactory = Callable[[], DocumentProcessor]
+Outcome = ProcessedDocument | DocumentError
+
+_worker_processor: DocumentProcessor | None = None
+
+
+def _init_worker(factory: ProcessorFactory) -> None:
+    global _worker_processor  # noqa: PLW0603 - one processor per worker process, built once
+    _worker_processor = factory()
+
+
+def _process_in_worker(path: Path) -> Outcome:
+    assert _worker_processor is not None, "worker used before its initializer ran"
+    return process_safely(_worker_processor, path)
+
+
+def process_safely(processor: DocumentProcessor, path: Path) -> Outcome:
+    """Process one file, turning any failure into a DocumentError value with one line of text.
+
+    A parser library can raise anything on a hostile file; one bad file must never stop the
+    batch, so unexpected exceptions become per-file errors too.
+    """
+    try:
+        return processor.process(path)
+    except DocumentError as e:
+        return e
+    except Exception as e:
+        first_line = (str(e).splitlines() or [type(e).__name__])[0]
+        log.debug("unexpected parser error", exc_info=True)
+        return ParseError(f"{type(e).__name__}: {first_line}")
+
+
+class ProcessorPool:
+    """Maps files to processed documents, in order, with at most ``window`` in flight.
+
+    With ``workers=0`` files are processed inline (handy for tests and tiny batches).
+    """
+
+    def __init__(self, factory: ProcessorFactory, *, workers: int = 1, window: int = 16) -> None:
+        self._factory = factory
+        self._workers = workers
+        self._window = max(window, workers)
+        self._inline: DocumentProcessor | None = None
+
+    def map(self, paths: Iterable[Path]) -> Iterator[Outcome]:
+        """Yield one outcome per path, in the order given."""
+        paths = list(paths)
+        if not paths:
+            return
+        if self._workers == 0:
+            if self._inline is None:
+                self._inline = self._factory()
+            for path in paths:
+                yield process_safely(self._inline, path)
+            return
+        yield from self._map_in_processes(paths)
+
+    def _map_in_processes(self, paths: list[Path]) -> Iterator[Outcome]:
+        # spawn, not fork: the parent holds torch threads that must not be forked.
+        context = multiprocessing.get_context("spawn")
+        remaining = deque(paths)
+        while remaining:
+            with ProcessPoolExecutor(
+                self._workers,
+                mp_context=context,
+                initializer=_init_worker,
+                initargs=(self._factory,),
+            ) as executor:
+                pending: deque[tuple[Path, Future[Outcome]]] = deque()
+                try:
+                    while remaining or pending:
+                        while remaining and len(pending) < self._window:
+                            path = remaining.popleft()
+                            pending.append((path, executor.submit(_process_in_worker, path)))
+                        path, future = pending.popleft()
+                        yield future.result()
+                except BrokenProcessPool:
+                    # A parser crashed its process: blame the file at the head, retry the rest.
+                    yield ParseError("the parser crashed on this file")
+                    remaining.extendleft(reversed([p for p, _ in pending]))

@@ -1,0 +1,160 @@
+"""Turn processed documents into indexed chunks, following the crash-safe write order."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from core.ids import chunk_id
+from core.logging import fields
+from core.models import Acl, Chunk, embedding_text
+from ingest.processing import ProcessedDocument
+from ingest.registry import DocumentRegistry
+from retrieval.embedder import Embedder, Vector
+from retrieval.index import IndexedChunk, VectorIndex
+from retrieval.sparse import SparseEncoder, SparseVector
+
+log = logging.getLogger(__name__)
+
+DocumentVectors = tuple[list[Vector], list[SparseVector]]
+
+
+class DocumentWriter:
+    """Embeds passages and applies every change to the index and the registry in an order
+    that a crash at any step cannot turn into duplicate or orphaned chunks."""
+
+    def __init__(
+        self,
+        *,
+        registry: DocumentRegistry,
+        index: VectorIndex,
+        embedder: Embedder,
+        sparse: SparseEncoder,
+    ) -> None:
+        self._registry = registry
+        self._index = index
+        self._embedder = embedder
+        self._sparse = sparse
+
+    def embed(self, documents: Sequence[ProcessedDocument]) -> list[DocumentVectors]:
+        """Dense and sparse vectors for every passage, one embedder call for all documents."""
+        texts = [
+            embedding_text(doc.title, passage.section_path, passage.text)
+            for doc in documents
+            for passage in doc.passages
+        ]
+        dense = self._embedder.embed_documents(texts)
+        sparse = [self._sparse.encode_document(text) for text in texts]
+        out: list[DocumentVectors] = []
+        start = 0
+        for doc in documents:
+            end = start + len(doc.passages)
+            out.append((dense[start:end], sparse[start:end]))
+            start = end
+        return out
+
+    def write(
+        self,
+        *,
+        doc_id: str,
+        source_uri: str,
+        content_hash: str,
+        pipeline_id: str,
+        acl: Acl,
+        tenant: str | None,
+        document: ProcessedDocument,
+        dense: list[Vector],
+        sparse: list[SparseVector],
+    ) -> int:
+        """Index a new version of a document and retire the old one; returns the chunk count.
+
+        Order: registry says 'indexing version v' → drop leftovers of an earlier crashed
+        attempt at v → write v → delete every other version → flush → registry says
+        'indexed v'. Chunk ids derive from (doc, version, ordinal), so a retry overwrites.
+        """
+        version = self._registry.begin_version(doc_id, source_uri, file_type=document.file_type)
+        self._index.delete_document_version(doc_id, version)
+        chunks = build_chunks(
+            document, doc_id=doc_id, version=version, source_uri=source_uri, acl=acl, tenant=tenant
+        )
+        self._index.upsert(
+            [
+                IndexedChunk(chunk=c, dense=d, sparse=s)
+                for c, d, s in zip(chunks, dense, sparse, strict=True)
+            ]
+        )
+        self._index.delete_document(doc_id, keep_version=version)
+        self._index.flush()
+        self._registry.commit_version(
+            doc_id,
+            version=version,
+            content_hash=content_hash,
+            pipeline=pipeline_id,
+            title=document.title,
+            acl=acl,
+            tenant=tenant,
+            chunk_count=len(chunks),
+        )
+        return len(chunks)
+
+    def purge(self, doc_id: str) -> None:
+        """Delete a document: registry marks it, the chunks go, then the row goes."""
+        self._registry.mark_deleting(doc_id)
+        self._index.delete_document(doc_id)
+        self._index.flush()
+        self._registry.remove(doc_id)
+
+    def set_acl(self, doc_id: str, acl: Acl) -> None:
+        """Change who may read a document: payload update, no re-embedding."""
+        self._index.set_acl(doc_id, acl)
+        self._index.flush()
+        self._registry.set_acl(doc_id, acl)
+
+    def sweep_orphans(self, known_doc_ids: set[str]) -> int:
+        """Delete chunks whose document the registry does not know; returns how many docs."""
+        orphans = self._index.document_ids() - known_doc_ids
+        for doc_id in orphans:
+            log.warning("removing orphaned chunks", extra=fields(doc_id=doc_id))
+            self._index.delete_document(doc_id)
+        if orphans:
+            self._index.flush()
+        return len(orphans)
+
+    def optimize(self) -> None:
+        """Build the search structures after bulk writes."""
+        self._index.optimize()
+
+
+def build_chunks(
+    document: ProcessedDocument,
+    *,
+    doc_id: str,
+    version: int,
+    source_uri: str,
+    acl: Acl,
+    tenant: str | None,
+) -> list[Chunk]:
+    """Give passages ids, the document's ACL and links to their neighbours."""
+    ids = [chunk_id(doc_id, version, n) for n in range(len(document.passages))]
+    return [
+        Chunk(
+            chunk_id=ids[n],
+            doc_id=doc_id,
+            version=version,
+            ordinal=n,
+            text=passage.text,
+            title=document.title,
+            source_uri=source_uri,
+            section_path=passage.section_path,
+            pages=passage.pages,
+            element_types=passage.element_types,
+            table_html=passage.table_html,
+            file_type=document.file_type,
+            prev_chunk_id=ids[n - 1] if n > 0 else None,
+            next_chunk_id=ids[n + 1] if n + 1 < len(ids) else None,
+            token_count=passage.token_count,
+            acl=acl,
+            tenant=tenant,
+        )
+        for n, passage in enumerate(document.passages)
+    ]

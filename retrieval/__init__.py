@@ -1,0 +1,1 @@
+"""Retrieval: embedding, sparse encoding, the vector index and (later) search."""
