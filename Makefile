@@ -1,0 +1,54 @@
+# The two commands the README promises:
+#   make demo   set up, ingest the sample corpus, show the result
+#   make test   set up, run the whole test suite (lint, types, layers, tests)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# A prebuilt-wheel cache may sit beside the checkout (../shared/wheels); pip uses it if present.
+WHEELS := $(wildcard ../shared/wheels)
+PIP_FLAGS := $(if $(WHEELS),--find-links $(WHEELS),)
+export DO_NOT_TRACK := 1
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export UNSTRUCTURED_DISABLE_NOTICE := 1
+
+.PHONY: install demo test lint bench lock clean
+
+$(BIN)/.installed: requirements/lock.txt pyproject.toml vendor/en_core_web_sm/pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# The lock is a complete, resolved set: --no-deps installs exactly it, nothing more.
+	$(BIN)/pip install -q --no-deps $(PIP_FLAGS) -r requirements/lock.txt
+	$(BIN)/pip install -q --no-deps ./vendor/en_core_web_sm -e .
+	touch $@
+
+install: $(BIN)/.installed
+
+demo: install
+	rm -rf .citewise-demo
+	CITEWISE_DATA_DIR=.citewise-demo $(BIN)/citewise ingest samples/corpus --acl samples/acl.yaml
+	@echo "--- run again: nothing changed, nothing is re-embedded"
+	CITEWISE_DATA_DIR=.citewise-demo $(BIN)/citewise ingest samples/corpus --acl samples/acl.yaml
+	CITEWISE_DATA_DIR=.citewise-demo $(BIN)/citewise docs list
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+test: lint
+	$(BIN)/pytest -q
+
+bench: install
+	$(BIN)/python bench/ingest.py
+
+lock:
+	{ head -2 requirements/lock.txt; $(BIN)/pip freeze --exclude-editable \
+	  | grep -v -i -E '^(en_core_web_sm|citewise)[=@ ]' \
+	  | sed 's/^torch==2.13.0+cpu/torch==2.13.0/'; } > requirements/lock.new
+	mv requirements/lock.new requirements/lock.txt
+
+clean:
+	rm -rf $(VENV) .citewise .citewise-demo
