@@ -18,7 +18,7 @@ from ingest.unstructured_adapter.chunking import ChunkingOptions, StructuredChun
 from ingest.unstructured_adapter.processor import UnstructuredProcessor
 from ingest.workers import ProcessorPool
 from ingest.writer import DocumentWriter
-from retrieval.embedder import SentenceTransformerEmbedder, shipped_minilm_path
+from retrieval.embedder import Embedder, SentenceTransformerEmbedder, shipped_minilm_path
 from retrieval.qdrant_edge_index import QdrantEdgeIndex
 from retrieval.sparse import QdrantBm25Encoder
 from retrieval.tokens import HfTokenCounter
@@ -109,15 +109,22 @@ class Store:
 
 
 @contextmanager
-def open_store(settings: Settings) -> Iterator[Store]:
-    """Open registry and index together and close both at the end."""
+def open_store(settings: Settings, *, embedder: Embedder | None = None) -> Iterator[Store]:
+    """Open registry and index together and close both at the end.
+
+    ``embedder`` lets a long-lived caller share one loaded model across stores.
+    """
     registry = build_registry(settings)
-    index = build_index(settings).open()
+    try:
+        index = build_index(settings).open()
+    except BaseException:
+        registry.close()
+        raise
     try:
         writer = DocumentWriter(
             registry=registry,
             index=index,
-            embedder=build_embedder(settings),
+            embedder=embedder or build_embedder(settings),
             sparse=QdrantBm25Encoder(),
         )
         yield Store(registry, index, writer)

@@ -47,7 +47,12 @@ class EmbeddingSettings(_Section):
 class ChunkingSettings(_Section):
     """Structure-aware chunking (unstructured's chunk_by_title, then sentences)."""
 
-    max_characters: int = Field(default=1100, ge=100)
+    max_characters: int = Field(
+        default=20000,
+        ge=100,
+        description="Hard cap where unstructured would cut an element mid-text; kept high so "
+        "over-long sections reach the sentence splitter instead.",
+    )
     new_after_n_chars: int = Field(default=800, ge=50)
     combine_text_under_n_chars: int = Field(default=300, ge=0)
     overlap_tokens: int = Field(

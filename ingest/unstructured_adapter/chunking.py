@@ -32,7 +32,7 @@ class ChunkingOptions:
     """Sizes for the section chunker; the hard limit is always the token window."""
 
     max_tokens: int = 256
-    max_characters: int = 1100
+    max_characters: int = 20000
     new_after_n_chars: int = 800
     combine_text_under_n_chars: int = 300
     overlap_tokens: int = 24
@@ -150,7 +150,9 @@ def section_paths(elements: Iterable[Element]) -> dict[str, tuple[str, ...]]:
 def _section_for(
     originals: Sequence[Element], sections: dict[str, tuple[str, ...]]
 ) -> tuple[str, ...]:
-    for element in originals:
+    """The section of a chunk's first body element (headings before it are its path)."""
+    body = [e for e in originals if e.category not in ("Title", "PageBreak")]
+    for element in (*body, *originals):
         if element.id in sections:
             return sections[element.id]
     return ()

@@ -1,0 +1,53 @@
+"""Shared fixtures: paths, settings in a temporary data directory, service availability."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE_CORPUS = REPO / "samples" / "corpus"
+SAMPLE_ACL = REPO / "samples" / "acl.yaml"
+SHARED_DATA = Path(os.environ.get("CITEWISE_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("UNSTRUCTURED_DISABLE_NOTICE", "1")
+
+
+def services_required() -> bool:
+    """CI sets CITEWISE_REQUIRE_SERVICES=1: a missing service then fails instead of skipping."""
+    return os.environ.get("CITEWISE_REQUIRE_SERVICES") == "1"
+
+
+def missing_service(reason: str) -> None:
+    """Skip locally, fail in CI."""
+    if services_required():
+        pytest.fail(f"required service unavailable: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    """A private, editable copy of the sample corpus."""
+    target = tmp_path / "corpus"
+    shutil.copytree(SAMPLE_CORPUS, target)
+    return target
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / "data"
+    path.mkdir()
+    yield path
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared data not found at {SHARED_DATA} (set CITEWISE_SHARED_DATA)")
+    return SHARED_DATA

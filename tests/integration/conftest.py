@@ -1,0 +1,90 @@
+"""Real parts for integration tests: the shipped MiniLM, qdrant-edge, SQLite, unstructured."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from api import composition
+from core.models import IngestSummary
+from core.settings import Settings
+from ingest.acl_policy import AclPolicy
+from retrieval.embedder import SentenceTransformerEmbedder, Vector
+
+
+class CountingEmbedder:
+    """The real embedder, counting the passages it embeds (to prove 'no re-embedding')."""
+
+    def __init__(self, inner: SentenceTransformerEmbedder) -> None:
+        self.inner = inner
+        self.embedded = 0
+
+    @property
+    def dimension(self) -> int:
+        return self.inner.dimension
+
+    @property
+    def max_tokens(self) -> int:
+        return self.inner.max_tokens
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+    def embed_documents(self, texts: Sequence[str]) -> list[Vector]:
+        self.embedded += len(texts)
+        return self.inner.embed_documents(texts)
+
+    def embed_query(self, text: str) -> Vector:
+        return self.inner.embed_query(text)
+
+
+@pytest.fixture(scope="session")
+def real_embedder() -> SentenceTransformerEmbedder:
+    embedder = composition.build_embedder(Settings.load())
+    embedder.warm_up()
+    return embedder
+
+
+@pytest.fixture
+def settings(data_dir: Path) -> Settings:
+    # Parse inline: worker processes are covered by the CLI tests; here they only add start-up.
+    return Settings.load(data_dir=data_dir, ingest={"workers": 0})
+
+
+Ingest = Callable[..., IngestSummary]
+
+
+@pytest.fixture
+def counting(real_embedder: SentenceTransformerEmbedder) -> CountingEmbedder:
+    return CountingEmbedder(real_embedder)
+
+
+@pytest.fixture
+def ingest(settings: Settings, counting: CountingEmbedder) -> Ingest:
+    """Run one ingest over ``paths`` with the real stack; the store is closed afterwards."""
+
+    def run(
+        *paths: Path, policy: AclPolicy | None = None, prune: bool = False
+    ) -> IngestSummary:
+        with composition.open_store(settings, embedder=counting) as store:
+            pipeline = composition.build_pipeline(settings, store)
+            return pipeline.run(
+                list(paths),
+                policy=policy or AclPolicy.default_only(("public",)),
+                prune=prune,
+            )
+
+    return run
+
+
+@pytest.fixture
+def store(settings: Settings, counting: CountingEmbedder) -> Callable[[], object]:
+    @contextmanager
+    def open_() -> Iterator[composition.Store]:
+        with composition.open_store(settings, embedder=counting) as s:
+            yield s
+
+    return open_
