@@ -25,8 +25,8 @@ app = typer.Typer(
 docs_app = typer.Typer(help="Inspect and manage ingested documents.", no_args_is_help=True)
 app.add_typer(docs_app, name="docs")
 
-err = Console(stderr=True)
-out = Console()
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="YAML settings file (else $CITEWISE_CONFIG).")

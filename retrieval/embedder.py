@@ -97,7 +97,11 @@ class SentenceTransformerEmbedder:
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
                 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
                 import torch
+                import transformers
                 from sentence_transformers import SentenceTransformer
+
+                # A CLI draws its own progress; the per-load weight bar is noise.
+                transformers.logging.disable_progress_bar()
 
                 if self._threads:
                     torch.set_num_threads(self._threads)

@@ -148,3 +148,22 @@ def test_csv_is_a_table(processor: DocumentProcessor, tmp_path: Path) -> None:
     path.write_text("Team,Extension\nHelp desk,4357\nFacilities,2210\n")
     doc = processor.process(path)
     assert any(p.table_html and "4357" in p.table_html for p in doc.passages)
+
+
+def test_a_scanned_pdf_falls_back_to_ocr(processor: DocumentProcessor, tmp_path: Path) -> None:
+    import shutil
+
+    if shutil.which("tesseract") is None or shutil.which("pdftoppm") is None:
+        pytest.skip("tesseract/poppler not installed (.ci/run installs them)")
+    from PIL import Image, ImageDraw, ImageFont
+
+    page = Image.new("RGB", (1700, 800), "white")
+    font = ImageFont.load_default(size=48)
+    ImageDraw.Draw(page).text(
+        (80, 300), "Badge photos are taken every Thursday in room 12.", fill="black", font=font
+    )
+    scan = tmp_path / "scan.pdf"
+    page.save(scan, "PDF", resolution=200)
+    doc = processor.process(scan)
+    text = " ".join(p.text for p in doc.passages)
+    assert "Thursday" in text and doc.passages[0].pages == (1,)

