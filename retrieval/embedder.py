@@ -101,7 +101,7 @@ class SentenceTransformerEmbedder:
                 from sentence_transformers import SentenceTransformer
 
                 # A CLI draws its own progress; the per-load weight bar is noise.
-                transformers.logging.disable_progress_bar()
+                transformers.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
                 if self._threads:
                     torch.set_num_threads(self._threads)

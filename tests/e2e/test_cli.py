@@ -96,8 +96,12 @@ def test_a_killed_ingest_recovers_without_duplicates_or_orphans(tmp_path: Path) 
     data.mkdir()
     registry = DocumentRegistry(Settings.load(data_dir=data).registry_url)
     env = {**os.environ, "CITEWISE_DATA_DIR": str(data), "CITEWISE_INGEST__EMBED_GROUP": "8"}
-    process = subprocess.Popen([*CITEWISE, "ingest", str(corpus)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [*CITEWISE, "ingest", str(corpus)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:  # wait until some, not all, documents are indexed
         indexed = [d for d in registry.list_documents() if d.status.value == "indexed"]

@@ -66,9 +66,7 @@ def counting(real_embedder: SentenceTransformerEmbedder) -> CountingEmbedder:
 def ingest(settings: Settings, counting: CountingEmbedder) -> Ingest:
     """Run one ingest over ``paths`` with the real stack; the store is closed afterwards."""
 
-    def run(
-        *paths: Path, policy: AclPolicy | None = None, prune: bool = False
-    ) -> IngestSummary:
+    def run(*paths: Path, policy: AclPolicy | None = None, prune: bool = False) -> IngestSummary:
         with composition.open_store(settings, embedder=counting) as store:
             pipeline = composition.build_pipeline(settings, store)
             return pipeline.run(

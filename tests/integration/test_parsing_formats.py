@@ -109,7 +109,9 @@ def test_long_sections_are_split_by_sentence_and_long_tables_by_row(
         f"Rule {n}: requests for category {n} are reviewed within {n + 2} business days."
         for n in range(120)
     )
-    rows = "\n".join(f"| item {n} | {n * 7} dollars | approved by desk {n % 5} |" for n in range(300))
+    rows = "\n".join(
+        f"| item {n} | {n * 7} dollars | approved by desk {n % 5} |" for n in range(300)
+    )
     path = tmp_path / "long.md"
     path.write_text(
         f"# Long policy\n\n## Rules\n\n{sentences}\n\n## Price list\n\n"

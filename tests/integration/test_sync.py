@@ -43,8 +43,10 @@ def test_editing_one_file_replaces_only_its_chunks(
     with store() as s:
         before = {d: {c.chunk_id for c in s.index.get_chunks(d)} for d in s.index.document_ids()}
     counting.embedded = 0
-    leave.write_text(leave.read_text().replace("1.75 days", "2 days") + "\n## Sabbatical\n\n"
-                     "After 7 years of service employees may take a 6-week paid sabbatical.\n")
+    leave.write_text(
+        leave.read_text().replace("1.75 days", "2 days") + "\n## Sabbatical\n\n"
+        "After 7 years of service employees may take a 6-week paid sabbatical.\n"
+    )
     summary = ingest(corpus)
     assert outcomes(summary)["leave-policy.md"] == "updated"
     assert (summary.updated, summary.unchanged) == (1, 10)
@@ -129,8 +131,11 @@ def test_bad_files_fail_one_by_one_while_the_rest_lands(
         assert "LibreOffice" in (errors["old.doc"][1] or "")
     assert summary.failed >= 3 and not summary.ok
     with store() as s:
-        failed = {d.source_uri.rsplit("/", 1)[1]: d for d in s.registry.list_documents()
-                  if d.status is DocumentStatus.FAILED}
+        failed = {
+            d.source_uri.rsplit("/", 1)[1]: d
+            for d in s.registry.list_documents()
+            if d.status is DocumentStatus.FAILED
+        }
         assert {"corrupt.pdf", "image.md", "latin1.txt"} <= set(failed)
         assert all(d.error and "\n" not in d.error for d in failed.values())
         assert all(s.index.count(d.doc_id) == 0 for d in failed.values())
