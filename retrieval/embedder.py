@@ -32,17 +32,12 @@ class Embedder(Protocol):
         """Embed passages for indexing, in order."""
         ...
 
+    def warm_up(self) -> None:
+        """Load the model now rather than on the first call."""
+        ...
+
     def embed_query(self, text: str) -> Vector:
         """Embed one search query."""
-        ...
-
-    def count_tokens(self, text: str) -> int:
-        """Tokens ``text`` occupies in the model's window, special tokens excluded."""
-        ...
-
-    @property
-    def max_tokens(self) -> int:
-        """The model's window, special tokens included."""
         ...
 
 
@@ -122,16 +117,6 @@ class SentenceTransformerEmbedder:
         if dim is None:
             raise ModelLoadError(f"model at {self._model_path} reports no dimension")
         return int(dim)
-
-    @property
-    def max_tokens(self) -> int:
-        """The window the model reads, special tokens included."""
-        return self._max_tokens
-
-    def count_tokens(self, text: str) -> int:
-        """Count tokens with the model's own tokenizer (special tokens excluded)."""
-        tokenizer = self._load().tokenizer
-        return len(tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])
 
     def embed_documents(self, texts: Sequence[str]) -> list[Vector]:
         """Embed passages in batches; sentence-transformers sorts them by length to pad less."""

@@ -12,26 +12,19 @@ from api import composition
 from core.models import IngestSummary
 from core.settings import Settings
 from ingest.acl_policy import AclPolicy
-from retrieval.embedder import SentenceTransformerEmbedder, Vector
+from retrieval.embedder import Embedder, Vector
 
 
 class CountingEmbedder:
     """The real embedder, counting the passages it embeds (to prove 'no re-embedding')."""
 
-    def __init__(self, inner: SentenceTransformerEmbedder) -> None:
+    def __init__(self, inner: Embedder) -> None:
         self.inner = inner
         self.embedded = 0
 
     @property
     def dimension(self) -> int:
         return self.inner.dimension
-
-    @property
-    def max_tokens(self) -> int:
-        return self.inner.max_tokens
-
-    def count_tokens(self, text: str) -> int:
-        return self.inner.count_tokens(text)
 
     def embed_documents(self, texts: Sequence[str]) -> list[Vector]:
         self.embedded += len(texts)
@@ -40,9 +33,12 @@ class CountingEmbedder:
     def embed_query(self, text: str) -> Vector:
         return self.inner.embed_query(text)
 
+    def warm_up(self) -> None:
+        self.inner.warm_up()
+
 
 @pytest.fixture(scope="session")
-def real_embedder() -> SentenceTransformerEmbedder:
+def real_embedder() -> Embedder:
     embedder = composition.build_embedder(Settings.load())
     embedder.warm_up()
     return embedder
@@ -58,7 +54,7 @@ Ingest = Callable[..., IngestSummary]
 
 
 @pytest.fixture
-def counting(real_embedder: SentenceTransformerEmbedder) -> CountingEmbedder:
+def counting(real_embedder: Embedder) -> CountingEmbedder:
     return CountingEmbedder(real_embedder)
 
 
