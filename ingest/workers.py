@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 from core.errors import DocumentError, ParseError
@@ -23,7 +26,16 @@ _worker_processor: DocumentProcessor | None = None
 
 def _init_worker(factory: ProcessorFactory) -> None:
     global _worker_processor  # noqa: PLW0603 - one processor per worker process, built once
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        # A parent killed with SIGKILL cannot shut its pool down; don't outlive it.
+        threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
     _worker_processor = factory()
+
+
+def _exit_with(parent: BaseProcess) -> None:
+    parent.join()
+    os._exit(0)
 
 
 def _process_in_worker(path: Path) -> Outcome:

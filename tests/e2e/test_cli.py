@@ -108,10 +108,13 @@ def test_a_killed_ingest_recovers_without_duplicates_or_orphans(tmp_path: Path) 
         if len(indexed) >= 5 or process.poll() is not None:
             break
         time.sleep(0.2)
+    workers = _children(process.pid)
     process.send_signal(signal.SIGKILL)
     process.wait()
     registry.close()
     assert 5 <= len(indexed) < 66, "the kill must land mid-run"
+    assert workers, "the parser pool should be running"
+    _wait_gone(workers)  # parser workers do not outlive a killed parent
 
     resumed = ingest_json(data, str(corpus))
     assert resumed["failed"] == 0
@@ -120,3 +123,22 @@ def test_a_killed_ingest_recovers_without_duplicates_or_orphans(tmp_path: Path) 
     assert index_counts(data) == index_counts(tmp_path / "clean")
     again = ingest_json(data, str(corpus))
     assert again["unchanged"] == 66 and again["chunks"] == 0
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False)
+    return [int(p) for p in out.stdout.split()]
+
+
+def _wait_gone(pids: list[int], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        alive = [
+            p
+            for p in alive
+            if Path(f"/proc/{p}").exists()
+            and "zombie" not in Path(f"/proc/{p}/status").read_text().lower()
+        ]
+        time.sleep(0.2)
+    assert not alive, f"orphaned worker processes: {alive}"
