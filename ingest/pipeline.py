@@ -24,7 +24,7 @@ from ingest.processing import ProcessedDocument
 from ingest.registry import DocumentRegistry
 from ingest.sources import SourceFile, discover, root_uri_prefix
 from ingest.workers import ProcessorPool
-from ingest.writer import DocumentWriter
+from ingest.writer import DocumentVersion, DocumentWriter
 
 log = logging.getLogger(__name__)
 
@@ -159,8 +159,8 @@ class IngestPipeline:
         if not group:
             return
         vectors = self._writer.embed([doc for _, doc in group])
-        for (job, doc), (dense, sparse) in zip(group, vectors, strict=True):
-            chunk_count = self._writer.write(
+        versions = [
+            DocumentVersion(
                 doc_id=job.doc_id,
                 source_uri=job.source.source_uri,
                 content_hash=job.content_hash,
@@ -171,6 +171,10 @@ class IngestPipeline:
                 dense=dense,
                 sparse=sparse,
             )
+            for (job, doc), (dense, sparse) in zip(group, vectors, strict=True)
+        ]
+        counts = self._writer.write(versions)
+        for (job, _), chunk_count in zip(group, counts, strict=True):
             outcome = IngestOutcome.ADDED if job.is_new else IngestOutcome.UPDATED
             emit(FileResult(source_uri=job.source.source_uri, outcome=outcome, chunks=chunk_count))
 

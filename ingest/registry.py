@@ -10,8 +10,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import JSON, DateTime, Integer, String, Text, create_engine, delete, select
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    delete,
+    event,
+    select,
+)
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
@@ -83,6 +94,8 @@ class DocumentRegistry:
     def __init__(self, url: str) -> None:
         try:
             self._engine = create_engine(url)
+            if self._engine.dialect.name == "sqlite":
+                event.listen(self._engine, "connect", _tune_sqlite)
             _Base.metadata.create_all(self._engine)
         except SQLAlchemyError as e:
             raise RegistryError(f"cannot open the registry at {url}: {e}") from e
@@ -253,6 +266,16 @@ class DocumentRegistry:
             row.acl_groups = list(acl.groups)
             row.updated_at = _now()
             _log(s, doc_id, "acl", acl.describe())
+
+
+def _tune_sqlite(connection: Any, _record: object) -> None:
+    # WAL lets readers (docs list) run beside a writer; NORMAL sync is durable across process
+    # crashes and only risks the last commit on power loss, which the next sync run repairs.
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
 
 
 def _require(s: Session, doc_id: str) -> _DocumentRow:

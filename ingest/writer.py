@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from core.ids import chunk_id
 from core.logging import fields
@@ -17,6 +18,21 @@ from retrieval.sparse import SparseEncoder, SparseVector
 log = logging.getLogger(__name__)
 
 DocumentVectors = tuple[list[Vector], list[SparseVector]]
+
+
+@dataclass(frozen=True)
+class DocumentVersion:
+    """A processed document with its vectors and identity, ready to be written."""
+
+    doc_id: str
+    source_uri: str
+    content_hash: str
+    pipeline_id: str
+    acl: Acl
+    tenant: str | None
+    document: ProcessedDocument
+    dense: list[Vector]
+    sparse: list[SparseVector]
 
 
 class DocumentWriter:
@@ -53,49 +69,43 @@ class DocumentWriter:
             start = end
         return out
 
-    def write(
-        self,
-        *,
-        doc_id: str,
-        source_uri: str,
-        content_hash: str,
-        pipeline_id: str,
-        acl: Acl,
-        tenant: str | None,
-        document: ProcessedDocument,
-        dense: list[Vector],
-        sparse: list[SparseVector],
-    ) -> int:
-        """Index a new version of a document and retire the old one; returns the chunk count.
+    def write(self, documents: Sequence[DocumentVersion]) -> list[int]:
+        """Index a new version of each document and retire the old ones; chunk counts back.
 
-        Order: registry says 'indexing version v' → drop leftovers of an earlier crashed
-        attempt at v → write v → delete every other version → flush → registry says
-        'indexed v'. Chunk ids derive from (doc, version, ordinal), so a retry overwrites.
+        Order, per document: registry says 'indexing version v' → drop leftovers of an
+        earlier crashed attempt at v → write v → delete every other version. Then one flush
+        for the whole group, and only then does the registry say 'indexed v'. Chunk ids derive
+        from (doc, version, ordinal), so a retry after a crash overwrites instead of adding.
         """
-        version = self._registry.begin_version(doc_id, source_uri, file_type=document.file_type)
-        self._index.delete_document_version(doc_id, version)
-        chunks = build_chunks(
-            document, doc_id=doc_id, version=version, source_uri=source_uri, acl=acl, tenant=tenant
-        )
-        self._index.upsert(
-            [
-                IndexedChunk(chunk=c, dense=d, sparse=s)
-                for c, d, s in zip(chunks, dense, sparse, strict=True)
-            ]
-        )
-        self._index.delete_document(doc_id, keep_version=version)
+        written: list[tuple[DocumentVersion, int, int]] = []
+        for item in documents:
+            version = self._registry.begin_version(
+                item.doc_id, item.source_uri, file_type=item.document.file_type
+            )
+            self._index.delete_document_version(item.doc_id, version)
+            chunks = build_chunks(item, version=version)
+            self._index.upsert(
+                [
+                    IndexedChunk(chunk=c, dense=d, sparse=s)
+                    for c, d, s in zip(chunks, item.dense, item.sparse, strict=True)
+                ]
+            )
+            self._index.delete_document(item.doc_id, keep_version=version)
+            written.append((item, version, len(chunks)))
+        # One flush per group: a flush is an fsync, and it only has to precede the commits.
         self._index.flush()
-        self._registry.commit_version(
-            doc_id,
-            version=version,
-            content_hash=content_hash,
-            pipeline=pipeline_id,
-            title=document.title,
-            acl=acl,
-            tenant=tenant,
-            chunk_count=len(chunks),
-        )
-        return len(chunks)
+        for item, version, count in written:
+            self._registry.commit_version(
+                item.doc_id,
+                version=version,
+                content_hash=item.content_hash,
+                pipeline=item.pipeline_id,
+                title=item.document.title,
+                acl=item.acl,
+                tenant=item.tenant,
+                chunk_count=count,
+            )
+        return [count for _, _, count in written]
 
     def purge(self, doc_id: str) -> None:
         """Delete a document: registry marks it, the chunks go, then the row goes."""
@@ -125,26 +135,19 @@ class DocumentWriter:
         self._index.optimize()
 
 
-def build_chunks(
-    document: ProcessedDocument,
-    *,
-    doc_id: str,
-    version: int,
-    source_uri: str,
-    acl: Acl,
-    tenant: str | None,
-) -> list[Chunk]:
-    """Give passages ids, the document's ACL and links to their neighbours."""
-    ids = [chunk_id(doc_id, version, n) for n in range(len(document.passages))]
+def build_chunks(item: DocumentVersion, *, version: int) -> list[Chunk]:
+    """Give a document's passages ids, its ACL and links to their neighbours."""
+    document = item.document
+    ids = [chunk_id(item.doc_id, version, n) for n in range(len(document.passages))]
     return [
         Chunk(
             chunk_id=ids[n],
-            doc_id=doc_id,
+            doc_id=item.doc_id,
             version=version,
             ordinal=n,
             text=passage.text,
             title=document.title,
-            source_uri=source_uri,
+            source_uri=item.source_uri,
             section_path=passage.section_path,
             pages=passage.pages,
             element_types=passage.element_types,
@@ -153,8 +156,8 @@ def build_chunks(
             prev_chunk_id=ids[n - 1] if n > 0 else None,
             next_chunk_id=ids[n + 1] if n + 1 < len(ids) else None,
             token_count=passage.token_count,
-            acl=acl,
-            tenant=tenant,
+            acl=item.acl,
+            tenant=item.tenant,
         )
         for n, passage in enumerate(document.passages)
     ]
