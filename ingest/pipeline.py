@@ -18,7 +18,7 @@ from pathlib import Path
 from core.errors import DocumentError
 from core.ids import document_id, file_sha256
 from core.logging import fields
-from core.models import Acl, FileResult, IngestOutcome, IngestSummary
+from core.models import Acl, DocumentStatus, FileResult, IngestOutcome, IngestSummary
 from ingest.acl_policy import AclPolicy
 from ingest.processing import ProcessedDocument
 from ingest.registry import DocumentRegistry
@@ -80,10 +80,10 @@ class IngestPipeline:
             if on_result:
                 on_result(result)
 
-        self._finish_interrupted_deletes()
-        jobs = list(self._plan(found.files, policy, emit))
         if on_total:
             on_total(len(found.files))
+        self._finish_interrupted_deletes()
+        jobs = list(self._plan(found.files, policy, emit))
         self._process(jobs, emit, tokens)
         if prune:
             seen = {document_id(f.source_uri) for f in found.files}
@@ -201,5 +201,5 @@ class IngestPipeline:
 
     def _finish_interrupted_deletes(self) -> None:
         for document in self._registry.list_documents():
-            if document.status.value == "deleting":
+            if document.status is DocumentStatus.DELETING:
                 self._writer.purge(document.doc_id)
