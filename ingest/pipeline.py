@@ -140,7 +140,10 @@ class IngestPipeline:
     def _process(self, jobs: Sequence[_Job], emit: ProgressCallback, tokens: Counter[str]) -> None:
         """Parse in worker processes, embed in groups, write each document."""
         group: list[tuple[_Job, ProcessedDocument]] = []
-        for job, outcome in zip(jobs, self._pool.map(j.source.path for j in jobs), strict=True):
+        outcomes = self._pool.map(j.source.path for j in jobs)
+        if jobs:
+            self._writer.warm_up()  # load the model while the parser workers start
+        for job, outcome in zip(jobs, outcomes, strict=True):
             if isinstance(outcome, DocumentError):
                 self._fail(job, outcome.message, emit)
                 continue

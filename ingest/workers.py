@@ -10,6 +10,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
@@ -72,38 +73,61 @@ class ProcessorPool:
         self._inline: DocumentProcessor | None = None
 
     def map(self, paths: Iterable[Path]) -> Iterator[Outcome]:
-        """Yield one outcome per path, in the order given."""
-        paths = list(paths)
-        if not paths:
-            return
-        if self._workers == 0:
-            if self._inline is None:
-                self._inline = self._factory()
-            for path in paths:
-                yield process_safely(self._inline, path)
-            return
-        yield from self._map_in_processes(paths)
+        """Yield one outcome per path, in the order given.
 
-    def _map_in_processes(self, paths: list[Path]) -> Iterator[Outcome]:
-        # spawn, not fork: the parent holds torch threads that must not be forked.
-        context = multiprocessing.get_context("spawn")
-        remaining = deque(paths)
-        while remaining:
-            with ProcessPoolExecutor(
-                self._workers,
-                mp_context=context,
-                initializer=_init_worker,
-                initargs=(self._factory,),
-            ) as executor:
-                pending: deque[tuple[Path, Future[Outcome]]] = deque()
+        With worker processes, the first files are submitted before this returns, so the
+        caller can load its own models while the workers start up and parse.
+        """
+        queue = deque(paths)
+        if self._workers == 0:
+            return self._map_inline(queue)
+        context = multiprocessing.get_context("spawn")  # the parent holds torch threads
+        executor = self._executor(context)
+        pending: deque[tuple[Path, Future[Outcome]]] = deque()
+        self._fill(executor, queue, pending)
+        return self._drain(executor, context, queue, pending)
+
+    def _map_inline(self, queue: deque[Path]) -> Iterator[Outcome]:
+        if self._inline is None:
+            self._inline = self._factory()
+        for path in queue:
+            yield process_safely(self._inline, path)
+
+    def _executor(self, context: BaseContext) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            self._workers, mp_context=context, initializer=_init_worker, initargs=(self._factory,)
+        )
+
+    def _fill(
+        self,
+        executor: ProcessPoolExecutor,
+        queue: deque[Path],
+        pending: deque[tuple[Path, Future[Outcome]]],
+    ) -> None:
+        while queue and len(pending) < self._window:
+            path = queue.popleft()
+            pending.append((path, executor.submit(_process_in_worker, path)))
+
+    def _drain(
+        self,
+        executor: ProcessPoolExecutor,
+        context: BaseContext,
+        queue: deque[Path],
+        pending: deque[tuple[Path, Future[Outcome]]],
+    ) -> Iterator[Outcome]:
+        try:
+            while pending:
+                _, future = pending.popleft()
                 try:
-                    while remaining or pending:
-                        while remaining and len(pending) < self._window:
-                            path = remaining.popleft()
-                            pending.append((path, executor.submit(_process_in_worker, path)))
-                        path, future = pending.popleft()
-                        yield future.result()
+                    outcome = future.result()
                 except BrokenProcessPool:
                     # A parser crashed its process: blame the file at the head, retry the rest.
-                    yield ParseError("the parser crashed on this file")
-                    remaining.extendleft(reversed([p for p, _ in pending]))
+                    outcome = ParseError("the parser crashed on this file")
+                    queue.extendleft(reversed([p for p, _ in pending]))
+                    pending.clear()
+                    executor.shutdown(cancel_futures=True)
+                    executor = self._executor(context)
+                self._fill(executor, queue, pending)
+                yield outcome
+        finally:
+            executor.shutdown(cancel_futures=True)

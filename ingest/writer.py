@@ -52,6 +52,10 @@ class DocumentWriter:
         self._embedder = embedder
         self._sparse = sparse
 
+    def warm_up(self) -> None:
+        """Load the embedding model now."""
+        self._embedder.warm_up()
+
     def embed(self, documents: Sequence[ProcessedDocument]) -> list[DocumentVectors]:
         """Dense and sparse vectors for every passage, one embedder call for all documents."""
         texts = [

@@ -1,0 +1,671 @@
+"""Does the int8 ONNX embedding backend keep retrieval quality? A SciFact check against torch fp32.
+
+Both embedders are built through the composition root (``api.composition.build_embedder``) with
+``embedding.backend`` set to ``torch`` (sentence-transformers, fp32) and ``onnx-int8`` (our
+quantized ONNX export), everything else at its default (all-MiniLM-L6-v2, batch 64, 256-token
+window, all cores).
+
+Data: the BEIR SciFact test split in ``../shared/data/scifact`` (see its ``SOURCE.txt``):
+``scifact.zip`` holds ``corpus_train.csv`` (``doc_id,title,abstract,structured``, the abstract
+stored as a printed numpy array of sentences), ``queries.jsonl`` all claims and
+``qrels-test.tsv`` the TREC qrels of the 300 test claims. Each document is embedded as
+``title + "\\n" + abstract`` (sentences joined by spaces), each test query with
+``embed_query``; retrieval is exact cosine (a numpy matrix product), top 100 per query.
+
+Metrics come from ``pytrec_eval`` (trec_eval; what BEIR itself uses): nDCG@10 (``ndcg_cut_10``),
+recall@10, recall@100 and MRR@10 (``recip_rank`` over each query's top 10), averaged over the
+queries. Alongside: the CPU seconds (``time.process_time``: all threads of the embedding
+process) and wall seconds of the document embedding, the cosine between the two backends'
+vectors for each document, the overlap of their top-10 lists, and a paired bootstrap 95%
+interval of the nDCG@10 difference.
+
+Each backend embeds in its own fresh subprocess (this script re-invoked with ``--run-one``), so
+its CPU time is its own and one runtime's thread pool cannot slow the other. Model loading (and
+the one-off ONNX export) happens in ``warm_up`` before the timers. The parent prints a table,
+writes ``bench/out/embedding_quality.json`` and replaces its own section of ``bench/RESULTS.md``.
+
+Usage::
+
+    .venv/bin/python bench/embedding_quality.py                    # full corpus (~5k abstracts)
+    .venv/bin/python bench/embedding_quality.py --limit-docs 500   # quick: gold docs + filler
+    .venv/bin/python bench/embedding_quality.py --limit-docs 300 --limit-queries 50 --no-write
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import csv
+import datetime as dt
+import io
+import json
+import os
+import platform
+import random
+import resource
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+import tokenize
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "scifact"
+OUT_DIR = REPO / "bench" / "out"
+OUT_JSON = OUT_DIR / "embedding_quality.json"
+RESULTS_MD = REPO / "bench" / "RESULTS.md"
+SECTION_TITLE = "## Embedding backends on SciFact (bench/embedding_quality.py)"
+
+BACKENDS = ("torch", "onnx-int8")
+REFERENCE, CANDIDATE = BACKENDS
+TOP_K = 100
+CUTOFF = 10
+UNCHANGED_NDCG = 0.005
+"""The verdict is "unchanged" when |nDCG@10(onnx-int8) - nDCG@10(torch)| is at most this."""
+BOOTSTRAP_SAMPLES = 10_000
+METRICS = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
+
+CHILD_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "DO_NOT_TRACK": "1"}
+
+Qrels = dict[str, dict[str, int]]
+Run = dict[str, dict[str, float]]
+
+
+# -- data -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """SciFact as used here: documents, the test queries that have qrels, and the qrels."""
+
+    doc_ids: list[str]
+    doc_texts: list[str]
+    query_ids: list[str]
+    query_texts: list[str]
+    qrels: Qrels
+    source: str
+
+
+def abstract_text(raw: str) -> str:
+    """The abstract as one string: the CSV stores it as a printed numpy array of sentences
+    (``['First.'\\n 'Second.']``, no commas), so each string literal is read and they are
+    joined with spaces. Anything else is returned as it is."""
+    stripped = raw.strip()
+    if not stripped.startswith("["):
+        return stripped
+    sentences: list[str] = []
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(stripped).readline):
+            if token.type == tokenize.STRING:
+                sentences.append(str(ast.literal_eval(token.string)))
+    except (tokenize.TokenError, SyntaxError, ValueError):
+        return stripped
+    return " ".join(s.strip() for s in sentences if s.strip())
+
+
+def read_corpus(zip_path: Path) -> dict[str, tuple[str, str]]:
+    """``doc_id -> (title, abstract)`` from the corpus CSV inside ``scifact.zip``."""
+    with zipfile.ZipFile(zip_path) as archive:
+        names = [n for n in archive.namelist() if Path(n).name.startswith("corpus")]
+        if len(names) != 1 or not names[0].endswith(".csv"):
+            raise SystemExit(f"{zip_path}: expected one corpus*.csv inside, found {names}")
+        raw = archive.read(names[0]).decode("utf-8")
+    csv.field_size_limit(1 << 26)
+    corpus: dict[str, tuple[str, str]] = {}
+    for row in csv.DictReader(io.StringIO(raw, newline="")):
+        corpus[row["doc_id"].strip()] = (row["title"].strip(), abstract_text(row["abstract"]))
+    return corpus
+
+
+def read_qrels(path: Path) -> Qrels:
+    """TREC qrels (``qid 0 docid rel``; the file mixes tabs and spaces, so split on both)."""
+    qrels: Qrels = {}
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 4:
+            raise SystemExit(f"{path}:{number}: expected 'qid 0 docid rel', got {line!r}")
+        qid, _, doc_id, rel = fields
+        qrels.setdefault(qid, {})[doc_id] = int(rel)
+    return qrels
+
+
+def load_dataset(data_dir: Path) -> Dataset:
+    """Read SciFact from ``data_dir``, with a clear error when something is missing."""
+    needed = ("SOURCE.txt", "scifact.zip", "queries.jsonl", "qrels-test.tsv")
+    if not data_dir.is_dir():
+        raise SystemExit(f"SciFact data directory {data_dir} not found (pass --data DIR)")
+    missing = [n for n in needed if not (data_dir / n).is_file()]
+    if missing:
+        raise SystemExit(f"{data_dir} lacks {', '.join(missing)} (pass --data DIR)")
+    source = (data_dir / "SOURCE.txt").read_text().strip()
+    corpus = read_corpus(data_dir / "scifact.zip")
+    qrels = read_qrels(data_dir / "qrels-test.tsv")
+    queries: dict[str, str] = {}
+    with (data_dir / "queries.jsonl").open() as handle:
+        for line in handle:
+            if line.strip():
+                record = json.loads(line)
+                queries[str(record["_id"])] = record["text"]
+    missing_q = sorted(set(qrels) - set(queries))
+    missing_d = sorted({d for judged in qrels.values() for d in judged} - set(corpus))
+    if missing_q or missing_d:
+        raise SystemExit(
+            f"qrels refer to {len(missing_q)} unknown queries and {len(missing_d)} unknown "
+            f"documents (e.g. {(missing_q + missing_d)[:3]})"
+        )
+    query_ids = sorted(qrels, key=int)
+    doc_ids = sorted(corpus, key=int)
+    return Dataset(
+        doc_ids=doc_ids,
+        doc_texts=[f"{corpus[d][0]}\n{corpus[d][1]}" for d in doc_ids],
+        query_ids=query_ids,
+        query_texts=[queries[q] for q in query_ids],
+        qrels=qrels,
+        source=source,
+    )
+
+
+def subsample(
+    data: Dataset, limit_docs: int | None, limit_queries: int | None, seed: int
+) -> Dataset:
+    """A smaller problem for quick runs: ``limit_queries`` random test queries, and a corpus of
+    all their gold documents plus random other documents up to ``limit_docs`` in total."""
+    rng = random.Random(seed)
+    query_ids = data.query_ids
+    if limit_queries is not None and limit_queries < len(query_ids):
+        query_ids = sorted(rng.sample(query_ids, limit_queries), key=int)
+    qrels = {q: data.qrels[q] for q in query_ids}
+    keep = {d for judged in qrels.values() for d in judged}
+    if limit_docs is not None and limit_docs < len(data.doc_ids):
+        others = [d for d in data.doc_ids if d not in keep]
+        keep |= set(rng.sample(others, max(0, min(len(others), limit_docs - len(keep)))))
+    else:
+        keep = set(data.doc_ids)
+    texts = dict(zip(data.doc_ids, data.doc_texts, strict=True))
+    queries = dict(zip(data.query_ids, data.query_texts, strict=True))
+    doc_ids = [d for d in data.doc_ids if d in keep]
+    return Dataset(
+        doc_ids=doc_ids,
+        doc_texts=[texts[d] for d in doc_ids],
+        query_ids=query_ids,
+        query_texts=[queries[q] for q in query_ids],
+        qrels=qrels,
+        source=data.source,
+    )
+
+
+# -- embedding (child process) -----------------------------------------------------------------
+
+
+def run_one(backend: str, texts_file: Path, out_dir: Path) -> None:
+    """Embed the documents and queries in ``texts_file`` with one backend; write the vectors
+    (``docs.npy``, ``queries.npy``) and timings (``timings.json``) to ``out_dir``."""
+    sys.path.insert(0, str(REPO))
+    from api import composition
+    from core.settings import Settings
+
+    texts = json.loads(texts_file.read_text())
+    documents: list[str] = texts["documents"]
+    queries: list[str] = texts["queries"]
+    settings = Settings.load(data_dir=out_dir / "data", embedding={"backend": backend})
+    embedder = composition.build_embedder(settings)
+
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    embedder.warm_up()
+    embedder.embed_documents(documents[:8])  # first-call costs (allocations, thread pools)
+    warm_wall, warm_cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    doc_vectors = embedder.embed_documents(documents)
+    doc_wall, doc_cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    query_vectors = [embedder.embed_query(q) for q in queries]
+    query_wall, query_cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+
+    np.save(out_dir / "docs.npy", np.asarray(doc_vectors, dtype=np.float32))
+    np.save(out_dir / "queries.npy", np.asarray(query_vectors, dtype=np.float32))
+    timings = {
+        "warm_up_wall_s": warm_wall,
+        "warm_up_cpu_s": warm_cpu,
+        "doc_wall_s": doc_wall,
+        "doc_cpu_s": doc_cpu,
+        "query_wall_s": query_wall,
+        "query_cpu_s": query_cpu,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "batch_size": settings.embedding.batch_size,
+        "max_tokens": settings.embedding.max_tokens,
+        "model": composition.embedding_model_path(settings).name,
+    }
+    (out_dir / "timings.json").write_text(json.dumps(timings, indent=2))
+
+
+@dataclass
+class Embedded:
+    """One backend's vectors and timings."""
+
+    docs: np.ndarray
+    queries: np.ndarray
+    timings: dict[str, Any]
+
+
+def embed_in_subprocess(backend: str, texts_file: Path, work: Path) -> Embedded:
+    """Run ``run_one`` for ``backend`` in a fresh Python process and read back its output."""
+    out_dir = work / backend
+    out_dir.mkdir(parents=True, exist_ok=True)
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--run-one",
+        backend,
+        "--texts",
+        str(texts_file),
+        "--work",
+        str(out_dir),
+    ]
+    load_before = os.getloadavg()[0]
+    subprocess.run(command, check=True, env={**os.environ, **CHILD_ENV}, cwd=REPO)
+    timings = json.loads((out_dir / "timings.json").read_text())
+    timings["load_before"], timings["load_after"] = load_before, os.getloadavg()[0]
+    return Embedded(
+        docs=np.load(out_dir / "docs.npy"),
+        queries=np.load(out_dir / "queries.npy"),
+        timings=timings,
+    )
+
+
+# -- retrieval and metrics ----------------------------------------------------------------------
+
+
+def unit(matrix: np.ndarray) -> np.ndarray:
+    """Rows scaled to length 1 (the embedders already normalise; this only guards it)."""
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    result: np.ndarray = matrix / np.maximum(norms, 1e-12)
+    return result
+
+
+def search(
+    queries: np.ndarray, docs: np.ndarray, query_ids: Sequence[str], doc_ids: Sequence[str]
+) -> Run:
+    """Exact cosine search: the top ``TOP_K`` documents of every query, with their scores."""
+    scores = unit(queries) @ unit(docs).T
+    k = min(TOP_K, scores.shape[1])
+    top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    run: Run = {}
+    for row, qid in enumerate(query_ids):
+        ranked = top[row][np.argsort(-scores[row, top[row]], kind="stable")]
+        run[qid] = {doc_ids[i]: float(scores[row, i]) for i in ranked}
+    return run
+
+
+def top_n(run: Run, n: int) -> Run:
+    """Each query's first ``n`` documents by score."""
+    return {
+        q: dict(sorted(docs.items(), key=lambda item: item[1], reverse=True)[:n])
+        for q, docs in run.items()
+    }
+
+
+def per_query_metrics(qrels: Qrels, run: Run) -> dict[str, dict[str, float]]:
+    """``metric -> query -> value`` from trec_eval (via pytrec_eval)."""
+    import pytrec_eval
+
+    deep = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10", "recall.10,100"}).evaluate(run)
+    # MRR@10: the reciprocal rank of the first relevant document within the top 10, else 0.
+    shallow = pytrec_eval.RelevanceEvaluator(qrels, {"recip_rank"}).evaluate(top_n(run, CUTOFF))
+    names = {"ndcg@10": "ndcg_cut_10", "recall@10": "recall_10", "recall@100": "recall_100"}
+    result = {m: {q: deep[q][key] for q in qrels} for m, key in names.items()}
+    result["mrr@10"] = {q: shallow[q]["recip_rank"] for q in qrels}
+    return result
+
+
+def overlap_at(a: Run, b: Run, n: int) -> dict[str, float]:
+    """How much the two backends' top-``n`` lists agree, averaged over queries."""
+    shared, jaccard, identical = [], [], 0
+    for q in a:
+        first, second = list(top_n(a, n)[q]), list(top_n(b, n)[q])
+        common = len(set(first) & set(second))
+        shared.append(common / n)
+        jaccard.append(common / len(set(first) | set(second)))
+        identical += first == second
+    return {
+        "mean_intersection_over_n": float(np.mean(shared)),
+        "mean_jaccard": float(np.mean(jaccard)),
+        "min_intersection_over_n": float(np.min(shared)),
+        "identical_ordered_lists": identical,
+        "queries": len(shared),
+    }
+
+
+def paired_bootstrap(deltas: np.ndarray, seed: int) -> tuple[float, float]:
+    """A 95% interval of the mean of paired per-query differences."""
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(deltas), size=(BOOTSTRAP_SAMPLES, len(deltas)))
+    means = deltas[picks].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(low), float(high)
+
+
+# -- report -------------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    """Cores available to us and the CPU model."""
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "nproc": len(os.sched_getaffinity(0)),
+        "cpu_model": model,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def git_revision() -> str:
+    """The checked-out commit, marked dirty when the working tree has changes."""
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain"], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{rev}{' (working tree dirty)' if dirty else ''}"
+
+
+def verdict(delta_ndcg: float) -> str:
+    """The one-line answer."""
+    if abs(delta_ndcg) <= UNCHANGED_NDCG:
+        return (
+            f"unchanged (ΔnDCG@10 = {delta_ndcg:+.4f}, within ±{UNCHANGED_NDCG}; onnx-int8 - torch)"
+        )
+    direction = "better" if delta_ndcg > 0 else "worse"
+    return (
+        f"changed: ΔnDCG@10 = {delta_ndcg:+.4f} (onnx-int8 - torch; {direction}, "
+        f"beyond ±{UNCHANGED_NDCG})"
+    )
+
+
+def table(report: dict[str, Any]) -> str:
+    """The results as a markdown table."""
+    lines = [
+        "| backend | nDCG@10 | recall@10 | recall@100 | MRR@10 | embed CPU s | wall s | docs/s |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    docs = report["corpus_docs"]
+    for backend, result in report["backends"].items():
+        m, t = result["metrics"], result["timings"]
+        lines.append(
+            f"| {backend} | {m['ndcg@10']:.4f} | {m['recall@10']:.4f} | {m['recall@100']:.4f} "
+            f"| {m['mrr@10']:.4f} | {t['doc_cpu_s']:.1f} | {t['doc_wall_s']:.1f} "
+            f"| {docs / t['doc_wall_s']:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def summary_lines(report: dict[str, Any]) -> list[str]:
+    """The comparison under the table."""
+    cmp = report["comparison"]
+    cos, ov, ratio = cmp["doc_cosine"], cmp["top10_overlap"], cmp["ratios"]
+    q = cmp["query_cosine"]
+    delta = cmp["delta"]
+    low, high = cmp["ndcg10_delta_bootstrap_95"]
+    n = ov["queries"]
+    return [
+        f"- **Verdict: {report['verdict']}**",
+        "- Δ (onnx-int8 - torch): "
+        + ", ".join(f"{m} {delta[m]:+.4f}" for m in METRICS)
+        + f"; paired bootstrap 95% interval of ΔnDCG@10 [{low:+.4f}, {high:+.4f}]; "
+        f"nDCG@10 differs on {cmp['ndcg10_queries_changed']} of {n} queries "
+        f"({cmp['ndcg10_queries_better']} better, {cmp['ndcg10_queries_worse']} worse)",
+        f"- Document embedding cost, onnx-int8 ÷ torch: CPU {ratio['cpu']:.2f}, "
+        f"wall {ratio['wall']:.2f} (torch needs {1 / ratio['cpu']:.2f}x the CPU)",
+        f"- Cosine between the two backends' vectors, per document: mean {cos['mean']:.4f}, "
+        f"min {cos['min']:.4f}, 1st percentile {cos['p1']:.4f} (queries: mean "
+        f"{q['mean']:.4f}, min {q['min']:.4f})",
+        f"- Top-10 agreement: mean |intersection|/10 = {ov['mean_intersection_over_n']:.3f}, "
+        f"mean Jaccard = {ov['mean_jaccard']:.3f}, worst query {ov['min_intersection_over_n']:.1f}"
+        f"; identical ordered top 10 on {ov['identical_ordered_lists']} of {n} queries",
+    ]
+
+
+def markdown_section(report: dict[str, Any]) -> str:
+    """The RESULTS.md section for this run."""
+    m = report["machine"]
+    t = report["backends"][REFERENCE]["timings"]
+    limit = ""
+    if report["limit_docs"] or report["limit_queries"]:
+        limit = " (**subsample**, not the full benchmark)"
+    loads = ", ".join(
+        f"{b} {r['timings']['load_before']:.1f}→{r['timings']['load_after']:.1f}"
+        for b, r in report["backends"].items()
+    )
+    lines = [
+        SECTION_TITLE,
+        "",
+        f"- Date: {report['date']}",
+        f"- Machine: {m['nproc']} cores, {m['cpu_model']}; Python {m['python']}",
+        f"- Code: {report['git']}",
+        f"- Data: `{report['data']}`: BEIR SciFact test split, {report['queries']} queries "
+        f"with qrels ({report['qrels']} judgements), {report['corpus_docs']} documents{limit}",
+        f"- Model: {t['model']} via `api.composition.build_embedder`, batch size "
+        f'{t["batch_size"]}, window {t["max_tokens"]} tokens; documents `title + "\\n" + '
+        "abstract`, queries `embed_query`; exact cosine search, top 100",
+        f"- Command: `{report['command']}`",
+        "",
+        table(report),
+        "",
+        *summary_lines(report),
+        "",
+        "How it is measured: metrics from `pytrec_eval` (trec_eval): `ndcg_cut_10`, `recall_10`, "
+        "`recall_100`, and MRR@10 as `recip_rank` over each query's top 10; means over the "
+        "queries. *embed CPU s* is `time.process_time()` (all threads) and *wall s* "
+        "`time.perf_counter()` around one `embed_documents` call over the whole corpus, each "
+        "backend in its own fresh process, after `warm_up()` and an 8-document warm-up call "
+        "(model load and the one-off ONNX export are not timed). Wall time is sensitive to "
+        f"other load on the machine (1-minute load average before→after: {loads}). Raw "
+        "numbers: `bench/out/embedding_quality.json` (git-ignored).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def replace_section(markdown: str, section: str) -> str:
+    """``markdown`` with our ``## `` section replaced by ``section`` (appended if absent);
+    every other section is left as it is."""
+    lines = markdown.splitlines()
+    try:
+        start = lines.index(SECTION_TITLE)
+    except ValueError:
+        body = markdown.rstrip("\n")
+        return f"{body}\n\n{section.rstrip()}\n" if body else f"{section.rstrip()}\n"
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    before = "\n".join(lines[:start]).rstrip("\n")
+    after = "\n".join(lines[end:]).strip("\n")
+    parts = [p for p in (before, section.rstrip(), after) if p]
+    return "\n\n".join(parts) + "\n"
+
+
+def write_results(section: str) -> None:
+    """Replace our section of RESULTS.md, re-reading the file right before writing."""
+    current = RESULTS_MD.read_text() if RESULTS_MD.is_file() else "# Benchmarks\n"
+    updated = replace_section(current, section)
+    tmp = RESULTS_MD.with_suffix(".md.tmp")
+    tmp.write_text(updated)
+    tmp.replace(RESULTS_MD)
+
+
+# -- main -------------------------------------------------------------------------------------
+
+
+def describe(values: np.ndarray) -> dict[str, float]:
+    """Mean, min and the low percentiles of a 1-d array."""
+    return {
+        "mean": float(values.mean()),
+        "min": float(values.min()),
+        "p1": float(np.percentile(values, 1)),
+        "p5": float(np.percentile(values, 5)),
+        "median": float(np.median(values)),
+    }
+
+
+def evaluate(args: argparse.Namespace) -> dict[str, Any]:
+    """Embed with both backends, search, score and compare."""
+    data = subsample(load_dataset(args.data), args.limit_docs, args.limit_queries, args.seed)
+    print(
+        f"SciFact: {len(data.doc_ids)} documents, {len(data.query_ids)} queries, "
+        f"{sum(len(j) for j in data.qrels.values())} qrels",
+        flush=True,
+    )
+    results: dict[str, dict[str, Any]] = {}
+    embedded: dict[str, Embedded] = {}
+    per_query: dict[str, dict[str, dict[str, float]]] = {}
+    runs: dict[str, Run] = {}
+    with tempfile.TemporaryDirectory(prefix="citewise-embq-") as tmp:
+        work = Path(tmp)
+        texts_file = work / "texts.json"
+        texts_file.write_text(
+            json.dumps({"documents": data.doc_texts, "queries": data.query_texts})
+        )
+        for backend in BACKENDS:
+            print(f"embedding with {backend} ...", flush=True)
+            embedded[backend] = embed_in_subprocess(backend, texts_file, work)
+            t = embedded[backend].timings
+            print(
+                f"  {backend}: {t['doc_cpu_s']:.1f} CPU s, {t['doc_wall_s']:.1f} wall s",
+                flush=True,
+            )
+    for backend, emb in embedded.items():
+        runs[backend] = search(emb.queries, emb.docs, data.query_ids, data.doc_ids)
+        per_query[backend] = per_query_metrics(data.qrels, runs[backend])
+        results[backend] = {
+            "metrics": {m: float(np.mean(list(v.values()))) for m, v in per_query[backend].items()},
+            "timings": emb.timings,
+        }
+
+    ref, cand = embedded[REFERENCE], embedded[CANDIDATE]
+    doc_cos = np.sum(unit(ref.docs) * unit(cand.docs), axis=1)
+    query_cos = np.sum(unit(ref.queries) * unit(cand.queries), axis=1)
+    ndcg_deltas = np.array(
+        [
+            per_query[CANDIDATE]["ndcg@10"][q] - per_query[REFERENCE]["ndcg@10"][q]
+            for q in data.query_ids
+        ]
+    )
+    delta = {
+        m: results[CANDIDATE]["metrics"][m] - results[REFERENCE]["metrics"][m] for m in METRICS
+    }
+    rt, ct = ref.timings, cand.timings
+    worst = np.argsort(doc_cos)[:5]
+    comparison = {
+        "delta": delta,
+        "ndcg10_delta_bootstrap_95": paired_bootstrap(ndcg_deltas, args.seed),
+        "ndcg10_queries_changed": int(np.sum(np.abs(ndcg_deltas) > 1e-12)),
+        "ndcg10_queries_better": int(np.sum(ndcg_deltas > 1e-12)),
+        "ndcg10_queries_worse": int(np.sum(ndcg_deltas < -1e-12)),
+        "doc_cosine": describe(doc_cos),
+        "doc_cosine_lowest": [
+            {"doc_id": data.doc_ids[i], "cosine": float(doc_cos[i])} for i in worst
+        ],
+        "query_cosine": describe(query_cos),
+        "top10_overlap": overlap_at(runs[REFERENCE], runs[CANDIDATE], CUTOFF),
+        "ratios": {
+            "cpu": ct["doc_cpu_s"] / rt["doc_cpu_s"],
+            "wall": ct["doc_wall_s"] / rt["doc_wall_s"],
+        },
+    }
+    return {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "git": git_revision(),
+        "command": args.command,
+        "data": str(args.data),
+        "source": data.source,
+        "limit_docs": args.limit_docs,
+        "limit_queries": args.limit_queries,
+        "seed": args.seed,
+        "corpus_docs": len(data.doc_ids),
+        "queries": len(data.query_ids),
+        "qrels": sum(len(j) for j in data.qrels.values()),
+        "backends": results,
+        "comparison": comparison,
+        "verdict": verdict(delta["ndcg@10"]),
+        "per_query_ndcg10": {b: per_query[b]["ndcg@10"] for b in BACKENDS},
+    }
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="SciFact directory")
+    parser.add_argument(
+        "--limit-docs",
+        type=int,
+        default=None,
+        help="quick run: the gold documents of the queries plus random others, N in total",
+    )
+    parser.add_argument(
+        "--limit-queries", type=int, default=None, help="quick run: N random test queries"
+    )
+    parser.add_argument("--seed", type=int, default=13, help="for subsampling and bootstrap")
+    parser.add_argument(
+        "--no-write", action="store_true", help="print only; leave RESULTS.md and JSON alone"
+    )
+    parser.add_argument("--run-one", choices=BACKENDS, help=argparse.SUPPRESS)
+    parser.add_argument("--texts", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    for name in ("limit_docs", "limit_queries"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    args.data = args.data.resolve()
+    shown = [a for a in (argv if argv is not None else sys.argv[1:])]
+    args.command = shlex.join(["python", "bench/embedding_quality.py", *shown])
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.run_one:
+        if args.texts is None or args.work is None:
+            raise SystemExit("--run-one needs --texts and --work")
+        run_one(args.run_one, args.texts, args.work)
+        return
+    report = evaluate(args)
+    print()
+    print(table(report))
+    print()
+    print("\n".join(summary_lines(report)))
+    if args.no_write:
+        return
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    OUT_JSON.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    write_results(markdown_section(report))
+    print(f"\nwrote {OUT_JSON.relative_to(REPO)} and {RESULTS_MD.relative_to(REPO)}")
+
+
+if __name__ == "__main__":
+    main()
