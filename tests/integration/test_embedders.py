@@ -23,7 +23,9 @@ TEXTS = [
 
 
 def test_torch_backend_gives_unit_vectors_and_separates_topics(tmp_path: Path) -> None:
-    embedder = composition.build_embedder(Settings.load(data_dir=tmp_path))
+    embedder = composition.build_embedder(
+        Settings.load(data_dir=tmp_path, embedding={"backend": "torch"})
+    )
     vectors = np.array(embedder.embed_documents(TEXTS))
     assert vectors.shape == (5, embedder.dimension) == (5, 384)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
@@ -33,12 +35,18 @@ def test_torch_backend_gives_unit_vectors_and_separates_topics(tmp_path: Path) -
 
 def test_onnx_int8_backend_matches_torch(tmp_path: Path) -> None:
     torch_vectors = np.array(
-        composition.build_embedder(Settings.load(data_dir=tmp_path)).embed_documents(TEXTS)
+        composition.build_embedder(
+            Settings.load(data_dir=tmp_path, embedding={"backend": "torch"})
+        ).embed_documents(TEXTS)
     )
-    settings = Settings.load(data_dir=tmp_path, embedding={"backend": "onnx-int8"})
+    cache = tmp_path / "cache"
+    settings = Settings.load(
+        data_dir=tmp_path, embedding={"backend": "onnx-int8", "cache_dir": cache}
+    )
     onnx = composition.build_embedder(settings)
     onnx_vectors = np.array(onnx.embed_documents(TEXTS))
-    assert list((tmp_path / "models").glob("*-int8.onnx")), "export is cached in the data dir"
+    assert len(list(cache.glob("*-int8.onnx"))) == 1, "the export is cached"
+    assert not list(cache.glob("*.tmp")) and not list(cache.glob("*.fp32.onnx"))
     cosines = (torch_vectors * onnx_vectors).sum(axis=1)
     assert cosines.min() > 0.97 and cosines.mean() > 0.985
     # order does not change results (length-sorted batching is undone)
