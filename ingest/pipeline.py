@@ -20,6 +20,7 @@ from core.ids import document_id, file_sha256
 from core.logging import fields
 from core.models import Acl, DocumentStatus, FileResult, IngestOutcome, IngestSummary
 from ingest.acl_policy import AclPolicy
+from ingest.formats import file_type
 from ingest.processing import ProcessedDocument
 from ingest.registry import DocumentRegistry
 from ingest.sources import SourceFile, discover, root_uri_prefix
@@ -184,7 +185,7 @@ class IngestPipeline:
     def _fail(self, job: _Job, reason: str, emit: ProgressCallback) -> None:
         log.warning("ingest failed", extra=fields(uri=job.source.source_uri, reason=reason))
         self._registry.mark_failed(
-            job.doc_id, job.source.source_uri, reason, file_type=job.source.path.suffix.lstrip(".")
+            job.doc_id, job.source.source_uri, reason, file_type=file_type(job.source.path)
         )
         emit(
             FileResult(source_uri=job.source.source_uri, outcome=IngestOutcome.FAILED, error=reason)

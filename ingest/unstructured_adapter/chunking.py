@@ -83,16 +83,7 @@ class StructuredChunker:
         content = [e for e in originals if e.category != "PageBreak"]
         pages = tuple(sorted({p for e in content if (p := e.metadata.page_number)}))
         types = tuple(sorted({e.category for e in content}))
-        is_table = chunk.category in _TABLE_CATEGORIES
-        pieces = (
-            self._split_table(chunk, budget)
-            if is_table
-            else [(chunk.text, None)]
-            if self._tokens.count(chunk.text) <= budget
-            else [(t, None) for t in self._split_sentences(chunk.text, budget)]
-        )
-        for text, html in pieces:
-            table_html = html or (chunk.metadata.text_as_html if is_table else None)
+        for text, table_html in self._pieces(chunk, budget):
             yield Passage(
                 text=text,
                 section_path=path,
@@ -101,6 +92,14 @@ class StructuredChunker:
                 table_html=table_html,
                 token_count=self._tokens.count(text),
             )
+
+    def _pieces(self, chunk: Element, budget: int) -> list[tuple[str, str | None]]:
+        """The chunk as (text, table HTML) pieces that each fit ``budget`` tokens."""
+        if chunk.category in _TABLE_CATEGORIES:
+            return self._split_table(chunk, budget)
+        if self._tokens.count(chunk.text) <= budget:
+            return [(chunk.text, None)]
+        return [(text, None) for text in self._split_sentences(chunk.text, budget)]
 
     def _budget(self, title: str, path: tuple[str, ...]) -> int:
         # The heading line and its newline are embedded with every passage (Chunk.embedding_text).
