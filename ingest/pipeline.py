@@ -61,6 +61,11 @@ class IngestPipeline:
         self._tenant = tenant
         self._embed_group = embed_group
 
+    def warm_up(self) -> None:
+        """Start the parser workers and load the embedding model before timing-critical work."""
+        self._pool.start()
+        self._writer.warm_up()
+
     def run(
         self,
         paths: Sequence[Path],

@@ -39,3 +39,7 @@ class DocumentProcessor(Protocol):
     def process(self, path: Path) -> ProcessedDocument:
         """Parse and chunk ``path``; raise a DocumentError with a one-line reason on failure."""
         ...
+
+    def warm_up(self) -> None:
+        """Load the parser's own models now rather than on the first file."""
+        ...

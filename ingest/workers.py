@@ -32,6 +32,11 @@ def _init_worker(factory: ProcessorFactory) -> None:
         # A parent killed with SIGKILL cannot shut its pool down; don't outlive it.
         threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
     _worker_processor = factory()
+    _worker_processor.warm_up()
+
+
+def _ready() -> bool:
+    return _worker_processor is not None
 
 
 def _exit_with(parent: BaseProcess) -> None:
@@ -71,6 +76,19 @@ class ProcessorPool:
         self._workers = workers
         self._window = max(window, workers)
         self._inline: DocumentProcessor | None = None
+        self._started: ProcessPoolExecutor | None = None
+
+    def start(self) -> None:
+        """Start the workers and wait until each has loaded its parser (idempotent)."""
+        if self._workers == 0:
+            if self._inline is None:
+                self._inline = self._factory()
+                self._inline.warm_up()
+            return
+        if self._started is None:
+            self._started = self._executor(multiprocessing.get_context("spawn"))
+            for future in [self._started.submit(_ready) for _ in range(self._workers)]:
+                future.result()
 
     def map(self, paths: Iterable[Path]) -> Iterator[Outcome]:
         """Yield one outcome per path, in the order given.
@@ -82,7 +100,7 @@ class ProcessorPool:
         if self._workers == 0:
             return self._map_inline(queue)
         context = multiprocessing.get_context("spawn")  # the parent holds torch threads
-        executor = self._executor(context)
+        executor, self._started = self._started or self._executor(context), None
         pending: deque[tuple[Path, Future[Outcome]]] = deque()
         self._fill(executor, queue, pending)
         return self._drain(executor, context, queue, pending)

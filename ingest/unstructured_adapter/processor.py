@@ -10,7 +10,7 @@ from core.errors import EmptyDocumentError
 from ingest.formats import file_type
 from ingest.processing import ProcessedDocument
 from ingest.unstructured_adapter.chunking import StructuredChunker, clip_heading
-from ingest.unstructured_adapter.partitioning import partition_file
+from ingest.unstructured_adapter.partitioning import partition_file, quiet_unstructured
 from retrieval.tokens import TokenCounter
 
 if TYPE_CHECKING:
@@ -36,6 +36,14 @@ class UnstructuredProcessor:
         self._pdf_strategy = pdf_strategy
         self._ocr_fallback = ocr_fallback
         self._languages = tuple(languages)
+
+    def warm_up(self) -> None:
+        """Import unstructured and load its spaCy pipeline by chunking a tiny document."""
+        from unstructured.partition.md import partition_md
+
+        quiet_unstructured()
+        elements = partition_md(text="# Warm-up\n\nThis sentence loads the language model.")
+        self._chunker.chunk(elements, "Warm-up")
 
     def process(self, path: Path) -> ProcessedDocument:
         """Parse and chunk one file."""

@@ -16,6 +16,9 @@ class FakeProcessor:
     """Echoes the file name; 'empty*' raises a DocumentError, 'boom*' a random exception,
     and 'crash*' kills the worker process outright."""
 
+    def warm_up(self) -> None:
+        pass
+
     def process(self, path: Path) -> ProcessedDocument:
         name = path.name
         if name.startswith("empty"):
@@ -42,6 +45,14 @@ def test_outcomes_come_back_in_order_with_one_line_errors(workers: int) -> None:
     assert isinstance(outcomes[20], EmptyDocumentError)
     assert isinstance(outcomes[21], ParseError)
     assert outcomes[21].message == "ValueError: broken"
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_started_pools_are_reused(workers: int) -> None:
+    pool = ProcessorPool(make_fake, workers=workers)
+    pool.start()
+    pool.start()
+    assert [o.title for o in pool.map([Path("a.txt")])] == ["a.txt"]  # type: ignore[union-attr]
 
 
 def test_a_crashing_parser_fails_only_its_file() -> None:
