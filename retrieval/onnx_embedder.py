@@ -60,6 +60,9 @@ class OnnxEmbedder:
                 tokenizer.enable_truncation(self._max_tokens)
                 tokenizer.no_padding()  # we pad per batch; the file's padding would hide length
                 options = ort.SessionOptions()
+                # Idle ORT threads spin by default, stealing the CPU that parser workers
+                # beside the embedder need.
+                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 if self._threads:
                     options.intra_op_num_threads = self._threads
                 try:
