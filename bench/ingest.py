@@ -15,6 +15,10 @@ Four pipelines run on the same files, with the same embedding model (all-MiniLM-
     The ceiling: only the embedding of our own passages (the chunks the citewise run indexed,
     or, when citewise is not run, our processor's output computed before the timer).
 
+``citewise`` and ``embed-only`` run once per ``--backends`` entry (our embedder: ``default``,
+i.e. whatever Citewise uses unconfigured, ``torch`` fp32 or ``onnx-int8``); llama-index always
+embeds with sentence-transformers in fp32.
+
 Each pipeline runs in its own fresh subprocess (this script re-invoked with ``--run-one``), so
 its peak RSS and CPU time are its own. The parent prints a table, writes the raw numbers to
 ``bench/out/ingest.json`` and replaces the "Ingest" section of ``bench/RESULTS.md``.
@@ -23,7 +27,10 @@ Usage::
 
     .venv/bin/python bench/ingest.py                 # both shared handbooks
     .venv/bin/python bench/ingest.py --limit 40      # a quick run on the first 40 files
+    .venv/bin/python bench/ingest.py --backends default torch   # ours on both backends
     .venv/bin/python bench/ingest.py --pipelines citewise embed-only --no-write
+    .venv/bin/python bench/ingest.py --pipelines embed-only --backends torch --merge  # rerun a row
+    .venv/bin/python bench/ingest.py --report-only   # re-render from bench/out/ingest.json
 """
 
 from __future__ import annotations
@@ -669,6 +676,7 @@ def spawn(job: Job, roots: Sequence[Path], args: argparse.Namespace) -> dict[str
     result["pipeline"] = job.pipeline
     result["backend"] = job.backend
     result["process_s"] = round(elapsed, 1)
+    result["finished"] = dt.datetime.now().astimezone().isoformat(timespec="seconds")
     result["loadavg_1m"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     print(
         f"[{time.strftime('%H:%M:%S')}] {name}: {result['chunks']} chunks in "
@@ -849,6 +857,7 @@ def markdown_section(report: dict[str, Any]) -> str:
         "`HuggingFaceEmbedding` (sentence-transformers, torch fp32)",
         f"- Command: `{report['command']}`",
         *([f"- Note: {report['note']}"] if report.get("note") else []),
+        *[f"- Rows rerun and merged in: {m}" for m in report.get("merged", [])],
         "",
         table(report["results"]),
         "",
@@ -861,6 +870,7 @@ def markdown_section(report: dict[str, Any]) -> str:
         )
     lines += cpu_ratio_lines(report)
     lines += stage_lines(report["results"])
+    lines += skipped_lines(report["results"])
     lines.append(load_line(report["results"]))
     lines += [
         "",
@@ -905,7 +915,7 @@ def markdown_section(report: dict[str, Any]) -> str:
         "`chunk_by_title`, over-long sections split by sentences to 254 tokens minus the "
         "heading line, 24 tokens overlap.",
         "- Raw numbers: `bench/out/ingest.json` (git-ignored); child logs: "
-        "`bench/out/ingest-<pipeline>.log`.",
+        "`bench/out/ingest-<pipeline>[-<backend>].log`.",
         "",
     ]
     return "\n".join(lines)
@@ -952,6 +962,8 @@ def run_all(args: argparse.Namespace) -> None:
         "results": {},
     }
     raw = OUT_DIR / "ingest.json"
+    if args.merge:
+        report = merged_report(raw, report)
     scratch = Path(tempfile.mkdtemp(prefix="citewise-bench-corpus-"))
     try:
         run_roots = limited_copy(roots, args.limit, scratch) if args.limit else roots
@@ -976,18 +988,57 @@ def run_all(args: argparse.Namespace) -> None:
         for backend in backends:
             texts_file(backend).unlink(missing_ok=True)
 
-    order = [job.row for job in sorted(jobs, key=lambda j: PIPELINES.index(j.pipeline))]
-    report["results"] = {row: report["results"][row] for row in order}
     for name, r in report["results"].items():
-        if r["pipeline"] != "embed-only" and r["docs"] != len(files):
-            print(f"warning: {name} ingested {r['docs']} docs of {len(files)} files")
+        extra = r["extra"]
+        accounted = r["docs"] + extra.get("skipped", 0) + extra.get("failed", 0)
+        if r["pipeline"] == "citewise" and accounted != len(files):
+            print(f"warning: {name} accounted for {accounted} of {len(files)} files")
     publish(report, write=args.write_results)
+
+
+def merged_report(raw: Path, report: dict[str, Any]) -> dict[str, Any]:
+    """Start from the previous run's results (same corpus and settings), so that rows run now
+    replace or extend them: for rerunning a pipeline that a busy machine disturbed."""
+    if not raw.exists():
+        raise SystemExit(f"--merge: {raw} does not exist")
+    previous = json.loads(raw.read_text())
+    same = ("corpus", "limit", "batch_size", "fair_chunk_size")
+    if any(previous.get(key) != report[key] for key in same):
+        raise SystemExit(f"--merge: {raw} was run with a different {'/'.join(same)}")
+    merged = {**previous, "results": dict(previous["results"])}
+    merged["backends"] = list(dict.fromkeys([*previous.get("backends", []), *report["backends"]]))
+    merged["merged"] = [*previous.get("merged", []), f"{report['date']}: {report['command']}"]
+    return merged
+
+
+def skipped_lines(results: dict[str, dict[str, Any]]) -> list[str]:
+    """Files our pipeline did not index, and why."""
+    lines = []
+    for name, r in results.items():
+        extra = r["extra"]
+        if r.get("pipeline") == "citewise" and (extra.get("skipped") or extra.get("failed")):
+            lines.append(
+                f"- {name}: {extra.get('skipped', 0)} files skipped (empty, 0 bytes), "
+                f"{extra.get('failed', 0)} failed; llama-index loads empty files as empty "
+                "documents, so its doc count is higher."
+            )
+    return lines
 
 
 def publish(report: dict[str, Any], *, write: bool) -> None:
     """Compute rates and ratios, print the table, ratios and notes; with ``write``, update
     RESULTS.md too."""
-    results = report["results"]
+    backends = report.get("backends", [])
+
+    def position(row: dict[str, Any]) -> tuple[int, int]:
+        backend = row.get("backend")
+        return (
+            PIPELINES.index(row.get("pipeline", "citewise")),
+            backends.index(backend) if backend in backends else -1,
+        )
+
+    results = dict(sorted(report["results"].items(), key=lambda kv: position(kv[1])))
+    report["results"] = results
     for result in results.values():
         result.update(rates(result))
     report["ratios"] = ratios(results)
@@ -999,7 +1050,8 @@ def publish(report: dict[str, Any], *, write: bool) -> None:
     for check in report["ratios"]:
         verdict = "PASS" if check["pass"] else "FAIL"
         print(f"{check['name']} = {check['value']:.2f} (target >= {check['target']}): {verdict}")
-    for line in [*cpu_ratio_lines(report), *stage_lines(results), load_line(results)]:
+    lines = [*cpu_ratio_lines(report), *stage_lines(results), *skipped_lines(results)]
+    for line in [*lines, load_line(results)]:
         print(line)
     if write:
         update_results_md(markdown_section(report))
@@ -1050,6 +1102,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="re-render the table and RESULTS.md from bench/out/ingest.json, run nothing",
     )
     parser.add_argument("--note", help="a line of context for RESULTS.md (e.g. machine load)")
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the other rows of bench/out/ingest.json and replace only the rows run now",
+    )
     parser.add_argument("--run-one", choices=PIPELINES, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--texts", type=Path, help=argparse.SUPPRESS)
