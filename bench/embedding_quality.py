@@ -40,7 +40,6 @@ import datetime as dt
 import io
 import json
 import os
-import platform
 import random
 import resource
 import shlex
@@ -56,6 +55,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from environment import git_revision, machine
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "scifact"
@@ -361,42 +361,6 @@ def paired_bootstrap(deltas: np.ndarray, seed: int) -> tuple[float, float]:
 
 
 # -- report -------------------------------------------------------------------------------------
-
-
-def machine() -> dict[str, Any]:
-    """Cores available to us and the CPU model."""
-    model = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "nproc": len(os.sched_getaffinity(0)),
-        "cpu_model": model,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
-
-
-def git_revision() -> str:
-    """The checked-out commit, marked dirty when the working tree has changes."""
-    try:
-        rev = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain"], cwd=REPO, capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return f"{rev}{' (working tree dirty)' if dirty else ''}"
 
 
 def verdict(delta_ndcg: float) -> str:

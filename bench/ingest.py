@@ -40,7 +40,6 @@ import datetime as dt
 import functools
 import json
 import os
-import platform
 import re
 import resource
 import shutil
@@ -52,6 +51,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from environment import git_revision, machine
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = (
@@ -796,46 +797,6 @@ def load_line(results: dict[str, dict[str, Any]]) -> str:
     if walls:
         line += f". Repeated runs, best wall kept: {', '.join(walls)}"
     return line
-
-
-def machine() -> dict[str, Any]:
-    """Cores available to us and the CPU model."""
-    model = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        nproc = subprocess.run(["nproc"], capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        nproc = str(len(os.sched_getaffinity(0)))
-    return {
-        "nproc": nproc,
-        "cpu_model": model,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
-
-
-def git_revision() -> str:
-    """The checked-out commit, marked dirty when the working tree has changes."""
-    try:
-        rev = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain"], cwd=REPO, capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return f"{rev}{' (working tree dirty)' if dirty else ''}"
 
 
 def markdown_section(report: dict[str, Any]) -> str:
