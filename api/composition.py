@@ -18,14 +18,17 @@ from ingest.unstructured_adapter.chunking import ChunkingOptions, StructuredChun
 from ingest.unstructured_adapter.processor import UnstructuredProcessor
 from ingest.workers import ProcessorPool
 from ingest.writer import DocumentWriter
-from retrieval.embedder import Embedder, SentenceTransformerEmbedder, shipped_minilm_path
+from retrieval.embedder import (
+    MINILM_DIMENSION,
+    Embedder,
+    SentenceTransformerEmbedder,
+    shipped_minilm_path,
+)
 from retrieval.onnx_embedder import OnnxEmbedder
 from retrieval.onnx_export import quantized_model_path
 from retrieval.qdrant_edge_index import QdrantEdgeIndex
 from retrieval.sparse import QdrantBm25Encoder
 from retrieval.tokens import HfTokenCounter
-
-MINILM_DIMENSION = 384
 
 
 def embedding_model_path(settings: Settings) -> Path:

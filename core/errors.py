@@ -36,10 +36,6 @@ class DocumentError(CitewiseError):
     """A single source document could not be ingested; the batch goes on without it."""
 
 
-class UnsupportedFormatError(DocumentError):
-    """The file's type is not one Citewise can parse."""
-
-
 class EmptyDocumentError(DocumentError):
     """The file parsed but holds no text (zero bytes, or nothing extractable)."""
 

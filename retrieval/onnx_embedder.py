@@ -12,14 +12,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.errors import ModelLoadError
-from retrieval.embedder import Vector
+from retrieval.embedder import MINILM_DIMENSION, Vector
 
 if TYPE_CHECKING:
     import numpy as np
     import onnxruntime
     from tokenizers import Tokenizer
-
-MINILM_DIMENSION = 384
 
 
 class OnnxEmbedder:

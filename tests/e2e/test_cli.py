@@ -15,6 +15,7 @@ import pytest
 
 from core.settings import Settings
 from ingest.registry import DocumentRegistry
+from retrieval.embedder import MINILM_DIMENSION
 from retrieval.qdrant_edge_index import QdrantEdgeIndex
 from tests.conftest import SAMPLE_ACL, SAMPLE_CORPUS
 
@@ -41,7 +42,7 @@ def ingest_json(data_dir: Path, *args: str) -> dict[str, object]:
 
 def index_counts(data_dir: Path) -> dict[str, int]:
     settings = Settings.load(data_dir=data_dir)
-    with QdrantEdgeIndex(settings.index_path, dimension=384) as index:
+    with QdrantEdgeIndex(settings.index_path, dimension=MINILM_DIMENSION) as index:
         return {doc: index.count(doc) for doc in index.document_ids()}
 
 
@@ -80,7 +81,7 @@ def test_failures_set_a_nonzero_exit_code(tmp_path: Path) -> None:
 def test_a_second_process_gets_a_clear_lock_error(tmp_path: Path) -> None:
     data = tmp_path / "data"
     settings = Settings.load(data_dir=data)
-    with QdrantEdgeIndex(settings.index_path, dimension=384):
+    with QdrantEdgeIndex(settings.index_path, dimension=MINILM_DIMENSION):
         result = run(data, "ingest", str(SAMPLE_CORPUS), check=False)
     assert result.returncode == 2
     assert f"in use by process {os.getpid()}" in result.stderr

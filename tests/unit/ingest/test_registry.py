@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy
 
 from core.errors import NotFoundError
 from core.models import Acl, DocumentStatus
@@ -18,7 +19,6 @@ POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
-    sqlalchemy = pytest.importorskip("sqlalchemy")
     name = f"citewise_test_{uuid.uuid4().hex[:10]}"
     try:
         admin = sqlalchemy.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
