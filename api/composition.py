@@ -61,9 +61,10 @@ def pipeline_id(settings: Settings) -> str:
     are re-indexed even if their bytes did not."""
     shape = "|".join(
         [
-            "v1",
+            "v2",  # v2: payload gained path_prefixes and modified_at for search filters
             embedding_model_path(settings).name,
             settings.embedding.backend,
+            str(settings.index.bm25_avg_len),
             str(settings.embedding.max_tokens),
             settings.chunking.model_dump_json(),
             settings.parsing.model_dump_json(include={"pdf_strategy", "languages"}),
@@ -89,6 +90,11 @@ def build_embedder(settings: Settings) -> Embedder:
         max_tokens=settings.embedding.max_tokens,
         threads=settings.embedding.threads,
     )
+
+
+def build_sparse_encoder(settings: Settings) -> QdrantBm25Encoder:
+    """Qdrant's BM25 encoder, with the configured length normalisation."""
+    return QdrantBm25Encoder(avg_len=settings.index.bm25_avg_len)
 
 
 def build_registry(settings: Settings) -> DocumentRegistry:
@@ -140,7 +146,7 @@ def open_store(settings: Settings, *, embedder: Embedder | None = None) -> Itera
             registry=registry,
             index=index,
             embedder=embedder or build_embedder(settings),
-            sparse=QdrantBm25Encoder(),
+            sparse=build_sparse_encoder(settings),
         )
         yield Store(registry, index, writer)
     finally:

@@ -107,6 +107,7 @@ class Chunk(_Frozen):
     token_count: int = 0
     acl: Acl
     tenant: str | None = None
+    modified_at: datetime | None = None
 
     def embedding_text(self) -> str:
         """The text that is embedded for this chunk (see ``embedding_text``)."""

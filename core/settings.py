@@ -74,10 +74,42 @@ class ChunkingSettings(_Section):
 class IndexSettings(_Section):
     """The vector index."""
 
-    backend: Literal["qdrant-edge"] = "qdrant-edge"
+    backend: Literal["qdrant-edge", "qdrant"] = Field(
+        default="qdrant-edge",
+        description="qdrant-edge: Qdrant's engine in this process (the embedded default); "
+        "qdrant: a Qdrant server through qdrant-client (see url).",
+    )
     path: Path | None = Field(default=None, description="Default: <data_dir>/index.")
+    url: str | None = Field(
+        default=None,
+        description="qdrant backend: server URL (http://host:6333), or ':memory:'; "
+        "unset = qdrant-client's local mode under <data_dir>/index-qdrant.",
+    )
+    api_key: str | None = None
+    collection: str = "citewise"
     hnsw_m: int = Field(default=16, ge=4)
     hnsw_ef_construct: int = Field(default=100, ge=8)
+    bm25_avg_len: float = Field(
+        default=256.0,
+        gt=0,
+        description="Average passage length in words for BM25's length "
+        "normalisation; changing it re-indexes every document.",
+    )
+
+
+class SearchSettings(_Section):
+    """Ranking defaults for search and for the answer path."""
+
+    mode: Literal["hybrid", "dense", "sparse"] = "hybrid"
+    fusion: Literal["rrf", "dbsf"] = "rrf"
+    rrf_k: int = Field(default=60, ge=1)
+    dense_weight: float = Field(default=1.0, gt=0, description="RRF weight of the dense list.")
+    sparse_weight: float = Field(default=1.0, gt=0, description="RRF weight of the BM25 list.")
+    prefetch_limit: int = Field(
+        default=100, ge=1, description="Candidates per branch that hybrid fusion sees."
+    )
+    hnsw_ef: int = Field(default=128, ge=1, description="HNSW search breadth (recall vs speed).")
+    k: int = Field(default=8, ge=1, le=100, description="Results returned by default.")
 
 
 class RegistrySettings(_Section):
@@ -146,6 +178,7 @@ class Settings(BaseSettings):
     acl: AclSettings = AclSettings()
     parsing: ParsingSettings = ParsingSettings()
     ingest: IngestSettings = IngestSettings()
+    search: SearchSettings = SearchSettings()
 
     @model_validator(mode="after")
     def _check_chunking(self) -> Settings:

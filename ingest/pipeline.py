@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from core.errors import DocumentError
@@ -39,6 +40,7 @@ class _Job:
     content_hash: str
     acl: Acl
     is_new: bool
+    modified_at: datetime
 
 
 class IngestPipeline:
@@ -123,7 +125,8 @@ class IngestPipeline:
             doc_id = document_id(source.source_uri)
             acl = policy.acl_for(source.relative_path)
             state = self._registry.state(doc_id)
-            if source.path.stat().st_size == 0:
+            stat = source.path.stat()
+            if stat.st_size == 0:
                 if state is not None:
                     self._writer.purge(doc_id)
                 emit(
@@ -141,7 +144,8 @@ class IngestPipeline:
                 emit(FileResult(source_uri=source.source_uri, outcome=IngestOutcome.UNCHANGED))
                 continue
             is_new = state is None or state.version == 0
-            yield _Job(source, doc_id, content_hash, acl, is_new)
+            modified_at = datetime.fromtimestamp(stat.st_mtime, UTC)
+            yield _Job(source, doc_id, content_hash, acl, is_new, modified_at)
 
     def _process(self, jobs: Sequence[_Job], emit: ProgressCallback, tokens: Counter[str]) -> None:
         """Parse in worker processes, embed in groups, write each document."""
@@ -179,6 +183,7 @@ class IngestPipeline:
                 document=doc,
                 dense=dense,
                 sparse=sparse,
+                modified_at=job.modified_at,
             )
             for (job, doc), (dense, sparse) in zip(group, vectors, strict=True)
         ]

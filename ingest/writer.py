@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from core.ids import chunk_id
 from core.logging import fields
@@ -31,6 +32,7 @@ class DocumentVersion:
     acl: Acl
     tenant: str | None
     document: ProcessedDocument
+    modified_at: datetime | None
     dense: list[Vector]
     sparse: list[SparseVector]
 
@@ -162,6 +164,7 @@ def build_chunks(item: DocumentVersion, *, version: int) -> list[Chunk]:
             token_count=passage.token_count,
             acl=item.acl,
             tenant=item.tenant,
+            modified_at=item.modified_at,
         )
         for n, passage in enumerate(document.passages)
     ]

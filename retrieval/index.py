@@ -8,12 +8,17 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from core.models import Acl, Chunk
+from retrieval.filters import PATH_PREFIXES, path_prefixes
+from retrieval.query import AccessScope, ScoredChunk, SearchFilters, VectorQuery
 from retrieval.sparse import SparseVector
 
 DENSE_VECTOR = "dense"
 SPARSE_VECTOR = "bm25"
-KEYWORD_FIELDS = ("doc_id", "acl_users", "acl_groups", "tenant", "file_type")
+KEYWORD_FIELDS = ("doc_id", "acl_users", "acl_groups", "tenant", "file_type", PATH_PREFIXES)
 """Payload fields with a keyword index: the filters every search and every purge uses."""
+DATETIME_FIELDS = ("modified_at",)
+"""Payload fields with a datetime index (range filters)."""
+_DERIVED_FIELDS = ("acl_users", "acl_groups", PATH_PREFIXES)
 
 
 class IndexedChunk(BaseModel):
@@ -57,6 +62,20 @@ class VectorIndex(Protocol):
         """A document's stored chunks, in ordinal order."""
         ...
 
+    def search(
+        self, query: VectorQuery, scope: AccessScope, filters: SearchFilters
+    ) -> list[ScoredChunk]:
+        """The best chunks for the query among those the scope may read, best first.
+
+        The access scope and the filters apply inside the query (to every prefetch branch of a
+        hybrid query), so a result list is never shortened or leaked by filtering afterwards.
+        """
+        ...
+
+    def fetch(self, chunk_ids: Sequence[str], scope: AccessScope) -> list[Chunk]:
+        """The chunks with these ids that the scope may read (missing ids are skipped)."""
+        ...
+
     def flush(self) -> None:
         """Make every write durable."""
         ...
@@ -75,12 +94,13 @@ def chunk_payload(chunk: Chunk) -> dict[str, Any]:
     payload = chunk.model_dump(mode="json", exclude={"acl", "chunk_id"})
     payload["acl_users"] = list(chunk.acl.users)
     payload["acl_groups"] = list(chunk.acl.groups)
+    payload[PATH_PREFIXES] = path_prefixes(chunk.source_uri)
     return payload
 
 
 def chunk_from_payload(chunk_id: str, payload: dict[str, Any]) -> Chunk:
     """Rebuild a Chunk from a stored payload."""
-    data = {k: v for k, v in payload.items() if k not in ("acl_users", "acl_groups")}
+    data = {k: v for k, v in payload.items() if k not in _DERIVED_FIELDS}
     acl = Acl(
         users=tuple(payload.get("acl_users", ())), groups=tuple(payload.get("acl_groups", ()))
     )

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from core.errors import IndexStoreError, StoreLockedError
 from core.models import Acl, Chunk
 from retrieval.index import (
+    DATETIME_FIELDS,
     DENSE_VECTOR,
     KEYWORD_FIELDS,
     SPARSE_VECTOR,
@@ -17,6 +18,8 @@ from retrieval.index import (
     chunk_from_payload,
     chunk_payload,
 )
+from retrieval.qdrant_edge_query import edge_filter, edge_request
+from retrieval.query import AccessScope, ScoredChunk, SearchFilters, VectorQuery
 from retrieval.store_lock import StoreLock
 
 if TYPE_CHECKING:
@@ -54,10 +57,12 @@ class QdrantEdgeIndex:
                 self._shard = qe.EdgeShard.load(str(self._path))
             else:
                 self._shard = qe.EdgeShard.create(str(self._path), self._config())
-                for field in KEYWORD_FIELDS:
-                    self._shard.update(
-                        qe.UpdateOperation.create_field_index(field, qe.PayloadSchemaType.Keyword)
-                    )
+            # Idempotent, and run on every open so a store from an older release gains the
+            # indexes that newer filters rely on.
+            schema = [(f, qe.PayloadSchemaType.Keyword) for f in KEYWORD_FIELDS]
+            schema += [(f, qe.PayloadSchemaType.Datetime) for f in DATETIME_FIELDS]
+            for field, kind in schema:
+                self._shard.update(qe.UpdateOperation.create_field_index(field, kind))
         except Exception as e:
             self._lock.release()
             if "WouldBlock" in str(e):
@@ -203,6 +208,38 @@ class QdrantEdgeIndex:
             if offset is None:
                 break
         return sorted(chunks, key=lambda c: (c.version, c.ordinal))
+
+    # -- search -----------------------------------------------------------------------------
+
+    def search(
+        self, query: VectorQuery, scope: AccessScope, filters: SearchFilters
+    ) -> list[ScoredChunk]:
+        """Dense, sparse or fused hybrid search; scope and filters apply in every branch."""
+        try:
+            points = self.shard.query(edge_request(query, scope, filters))
+        except IndexStoreError:
+            raise
+        except Exception as e:
+            raise IndexStoreError(f"search failed: {e}") from e
+        return [
+            ScoredChunk(chunk=chunk_from_payload(str(p.id), p.payload or {}), score=p.score)
+            for p in points
+        ]
+
+    def fetch(self, chunk_ids: Sequence[str], scope: AccessScope) -> list[Chunk]:
+        """Chunks by id, through the same access filter as search."""
+        import qdrant_edge as qe
+
+        if not chunk_ids:
+            return []
+        access = edge_filter(scope, SearchFilters())
+        request = qe.ScrollRequest(
+            filter=qe.Filter(must=[qe.HasIdCondition(set(chunk_ids)), access]),
+            limit=len(chunk_ids),
+            with_payload=True,
+        )
+        records, _ = self.shard.scroll(request)
+        return [chunk_from_payload(str(r.id), r.payload or {}) for r in records]
 
 
 def _match(key: str, value: str | int) -> qdrant_edge.FieldCondition:

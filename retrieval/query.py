@@ -1,0 +1,105 @@
+"""What a search asks for and what it returns: our own models, shared by every index adapter.
+
+The access scope is a separate, required argument of every search method (never a field with a
+default), so no caller can forget it; ``AccessScope.for_principal`` is the one way to make it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from core.models import PUBLIC_GROUP, Chunk, Principal
+from retrieval.sparse import SparseVector
+
+
+class SearchMode(StrEnum):
+    """Which signals rank the results."""
+
+    HYBRID = "hybrid"
+    DENSE = "dense"
+    SPARSE = "sparse"
+
+
+class FusionMethod(StrEnum):
+    """How the dense and the sparse rankings are combined in hybrid mode."""
+
+    RRF = "rrf"
+    DBSF = "dbsf"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class AccessScope(_Frozen):
+    """The chunks a principal may read: those whose ACL names the user or one of the groups
+    (``public`` always included), restricted to the principal's tenant when it has one."""
+
+    users: tuple[str, ...]
+    groups: tuple[str, ...]
+    tenant: str | None = None
+
+    @classmethod
+    def for_principal(cls, principal: Principal) -> AccessScope:
+        """The scope of one caller; every principal is a member of ``public``."""
+        groups = tuple(dict.fromkeys((*principal.groups, PUBLIC_GROUP)))
+        return cls(users=(principal.user_id,), groups=groups, tenant=principal.tenant)
+
+
+class SearchFilters(_Frozen):
+    """Optional narrowing of a search. Every filter is applied inside the index query."""
+
+    tenant: str | None = None
+    file_types: tuple[str, ...] = ()
+    path_prefix: str | None = Field(
+        default=None, description="a source URI prefix that ends at a folder or file boundary"
+    )
+    modified_after: datetime | None = None
+    modified_before: datetime | None = None
+
+    @model_validator(mode="after")
+    def _check_range(self) -> SearchFilters:
+        if (
+            self.modified_after is not None
+            and self.modified_before is not None
+            and self.modified_after > self.modified_before
+        ):
+            raise ValueError("modified_after is later than modified_before")
+        return self
+
+
+class VectorQuery(_Frozen):
+    """The query vectors and ranking options an index adapter executes.
+
+    ``prefetch_limit`` is how many candidates each branch of a hybrid query contributes to the
+    fusion; ``weights`` are (dense, sparse) weights for RRF.
+    """
+
+    mode: SearchMode = SearchMode.HYBRID
+    dense: tuple[float, ...] | None = None
+    sparse: SparseVector | None = None
+    limit: int = Field(default=10, ge=1, le=1000)
+    fusion: FusionMethod = FusionMethod.RRF
+    rrf_k: int = Field(default=60, ge=1)
+    weights: tuple[float, float] | None = None
+    prefetch_limit: int = Field(default=100, ge=1)
+    exact: bool = False
+    hnsw_ef: int | None = None
+
+    @model_validator(mode="after")
+    def _check_vectors(self) -> VectorQuery:
+        if self.mode in (SearchMode.HYBRID, SearchMode.DENSE) and self.dense is None:
+            raise ValueError(f"{self.mode} search needs a dense vector")
+        if self.mode in (SearchMode.HYBRID, SearchMode.SPARSE) and self.sparse is None:
+            raise ValueError(f"{self.mode} search needs a sparse vector")
+        return self
+
+
+class ScoredChunk(_Frozen):
+    """One search result: the chunk and its score under the query's ranking."""
+
+    chunk: Chunk
+    score: float
