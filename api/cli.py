@@ -12,10 +12,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from api import composition
+from api.cli_support import err, fail, load_settings
+from api.search_cli import search
 from core.errors import CitewiseError, NotFoundError
-from core.logging import configure_logging
 from core.models import Acl, Document, FileResult, IngestOutcome, IngestSummary
-from core.settings import Settings
 
 app = typer.Typer(
     help="Citewise: grounded, cited answers over your own documents.",
@@ -24,25 +24,14 @@ app = typer.Typer(
 )
 docs_app = typer.Typer(help="Inspect and manage ingested documents.", no_args_is_help=True)
 app.add_typer(docs_app, name="docs")
+app.command()(search)
 
-err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="YAML settings file (else $CITEWISE_CONFIG).")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
-
-
-def _settings(config: Path | None) -> Settings:
-    settings = Settings.load(config)
-    configure_logging(settings.log_level)
-    return settings
-
-
-def _fail(error: CitewiseError) -> typer.Exit:
-    err.print(f"[red]error:[/red] {error.message}")
-    return typer.Exit(2)
 
 
 @app.command()
@@ -55,7 +44,7 @@ def ingest(
 ) -> None:
     """Parse, chunk, embed and index documents; re-runs only redo what changed."""
     try:
-        settings = _settings(config)
+        settings = load_settings(config)
         policy = composition.acl_policy(settings, acl)
         with composition.open_store(settings) as store:
             pipeline = composition.build_pipeline(settings, store)
@@ -77,7 +66,7 @@ def ingest(
                     on_result=on_result,
                 )
     except CitewiseError as e:
-        raise _fail(e) from e
+        raise fail(e) from e
     if as_json:
         out.print_json(summary.model_dump_json())
     else:
@@ -127,12 +116,12 @@ def _short(uri: str) -> str:
 def docs_list(as_json: JsonOption = False, config: ConfigOption = None) -> None:
     """List registered documents with their status."""
     try:
-        settings = _settings(config)
+        settings = load_settings(config)
         registry = composition.build_registry(settings)
         documents = registry.list_documents()
         registry.close()
     except CitewiseError as e:
-        raise _fail(e) from e
+        raise fail(e) from e
     if as_json:
         out.print_json(json.dumps([d.model_dump(mode="json") for d in documents]))
         return
@@ -160,13 +149,13 @@ def docs_show(
 ) -> None:
     """Show one document, its chunks and its history."""
     try:
-        settings = _settings(config)
+        settings = load_settings(config)
         with composition.open_store(settings) as store:
             document = store.registry.get(_resolve(store.registry.list_documents(), doc_id))
             chunks = store.index.get_chunks(document.doc_id)
             events = store.registry.events(document.doc_id)
     except CitewiseError as e:
-        raise _fail(e) from e
+        raise fail(e) from e
     if as_json:
         payload = {
             "document": document.model_dump(mode="json"),
@@ -197,12 +186,12 @@ def docs_rm(
 ) -> None:
     """Remove a document and its chunks (the file itself is not touched)."""
     try:
-        settings = _settings(config)
+        settings = load_settings(config)
         with composition.open_store(settings) as store:
             full_id = _resolve(store.registry.list_documents(), doc_id)
             store.writer.purge(full_id)
     except CitewiseError as e:
-        raise _fail(e) from e
+        raise fail(e) from e
     out.print(f"removed {full_id}")
 
 
@@ -223,12 +212,12 @@ def docs_set_acl(
         raise typer.Exit(2)
     acl = Acl(users=tuple(users or ()), groups=tuple(groups or ()))
     try:
-        settings = _settings(config)
+        settings = load_settings(config)
         with composition.open_store(settings) as store:
             full_id = _resolve(store.registry.list_documents(), doc_id)
             store.writer.set_acl(full_id, acl)
     except CitewiseError as e:
-        raise _fail(e) from e
+        raise fail(e) from e
     out.print(f"{full_id}: acl {acl.describe()}")
 
 

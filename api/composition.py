@@ -18,15 +18,20 @@ from ingest.unstructured_adapter.chunking import ChunkingOptions, StructuredChun
 from ingest.unstructured_adapter.processor import UnstructuredProcessor
 from ingest.workers import ProcessorPool
 from ingest.writer import DocumentWriter
+from retrieval.context import AssemblyOptions, ContextAssembler
 from retrieval.embedder import (
     MINILM_DIMENSION,
     Embedder,
     SentenceTransformerEmbedder,
     shipped_minilm_path,
 )
+from retrieval.index import VectorIndex
 from retrieval.onnx_embedder import OnnxEmbedder
 from retrieval.onnx_export import quantized_model_path
+from retrieval.qdrant_client_index import QdrantServerIndex
 from retrieval.qdrant_edge_index import QdrantEdgeIndex
+from retrieval.query import FusionMethod, SearchMode
+from retrieval.search import RankingOptions, Searcher
 from retrieval.sparse import QdrantBm25Encoder
 from retrieval.tokens import HfTokenCounter
 
@@ -103,14 +108,58 @@ def build_registry(settings: Settings) -> DocumentRegistry:
     return DocumentRegistry(settings.registry_url)
 
 
-def build_index(settings: Settings) -> QdrantEdgeIndex:
-    """The qdrant-edge index (not yet opened)."""
+IndexAdapter = QdrantEdgeIndex | QdrantServerIndex
+"""The ``VectorIndex`` adapters, each with ``open()`` / ``close()`` and context-manager use."""
+
+
+def build_index(settings: Settings) -> IndexAdapter:
+    """The configured index (not yet opened): qdrant-edge in-process, or qdrant-client (a
+    server at ``index.url``, or the client's local mode under ``<data_dir>/index-qdrant``)."""
+    config = settings.index
+    if config.backend == "qdrant":
+        return QdrantServerIndex(
+            location=config.url,
+            path=settings.data_dir / "index-qdrant" if config.url is None else None,
+            api_key=config.api_key,
+            collection=config.collection,
+            dimension=MINILM_DIMENSION,
+            hnsw_m=config.hnsw_m,
+            hnsw_ef_construct=config.hnsw_ef_construct,
+        )
     return QdrantEdgeIndex(
         settings.index_path,
         dimension=MINILM_DIMENSION,
-        hnsw_m=settings.index.hnsw_m,
-        hnsw_ef_construct=settings.index.hnsw_ef_construct,
+        hnsw_m=config.hnsw_m,
+        hnsw_ef_construct=config.hnsw_ef_construct,
     )
+
+
+def build_searcher(
+    settings: Settings, index: VectorIndex, *, embedder: Embedder | None = None
+) -> Searcher:
+    """Hybrid search over an open index, ranked as the search settings say."""
+    search = settings.search
+    options = RankingOptions(
+        mode=SearchMode(search.mode),
+        fusion=FusionMethod(search.fusion),
+        rrf_k=search.rrf_k,
+        weights=(search.dense_weight, search.sparse_weight),
+        prefetch_limit=search.prefetch_limit,
+        hnsw_ef=search.hnsw_ef,
+        k=search.k,
+    )
+    return Searcher(
+        index, embedder or build_embedder(settings), build_sparse_encoder(settings), options=options
+    )
+
+
+def build_context_assembler(settings: Settings, index: VectorIndex) -> ContextAssembler:
+    """Context assembly with the configured budget, counted with the embedding tokenizer
+    (generation passes its own model's counter instead)."""
+    options = AssemblyOptions(
+        budget_tokens=settings.search.context_tokens, neighbours=settings.search.neighbours
+    )
+    return ContextAssembler(HfTokenCounter(embedding_model_path(settings)), index, options)
 
 
 def acl_policy(settings: Settings, policy_file: Path | None) -> AclPolicy:
@@ -125,7 +174,7 @@ class Store:
     """The open registry and index, for commands that read or change documents."""
 
     registry: DocumentRegistry
-    index: QdrantEdgeIndex
+    index: IndexAdapter
     writer: DocumentWriter
 
 

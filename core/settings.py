@@ -110,6 +110,12 @@ class SearchSettings(_Section):
     )
     hnsw_ef: int = Field(default=128, ge=1, description="HNSW search breadth (recall vs speed).")
     k: int = Field(default=8, ge=1, le=100, description="Results returned by default.")
+    context_tokens: int = Field(
+        default=1500, ge=64, description="Token budget of the numbered sources given to the LLM."
+    )
+    neighbours: int = Field(
+        default=1, ge=0, le=5, description="Adjacent chunks per hit added to the context."
+    )
 
 
 class RegistrySettings(_Section):

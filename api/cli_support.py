@@ -1,0 +1,28 @@
+"""Helpers shared by the ``citewise`` commands: settings loading and error exits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from core.errors import CitewiseError
+from core.logging import configure_logging
+from core.settings import Settings
+
+err = Console(stderr=True, soft_wrap=True)
+
+
+def load_settings(config: Path | None) -> Settings:
+    """Settings from the YAML file (or $CITEWISE_CONFIG) and the environment; logging set up."""
+    settings = Settings.load(config)
+    configure_logging(settings.log_level)
+    return settings
+
+
+def fail(error: CitewiseError) -> typer.Exit:
+    """Print a one-line error and return the exit (code 2) to raise."""
+    err.print(f"[red]error:[/red] {escape(error.message)}")
+    return typer.Exit(2)
