@@ -7,7 +7,7 @@ are written once and the contract tests can hold both adapters to the same seman
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from retrieval.query import AccessScope, SearchFilters
 
@@ -68,9 +68,7 @@ def search_conditions(scope: AccessScope, filters: SearchFilters) -> tuple[Condi
         # match "docs/hr-archive".
         conditions.append(AnyOf(PATH_PREFIXES, (base, base + "/")))
     if filters.modified_after is not None or filters.modified_before is not None:
-        conditions.append(
-            DateRange(MODIFIED_AT, _utc(filters.modified_after), _utc(filters.modified_before))
-        )
+        conditions.append(DateRange(MODIFIED_AT, filters.modified_after, filters.modified_before))
     return tuple(conditions)
 
 
@@ -87,9 +85,3 @@ def path_prefixes(source_uri: str) -> list[str]:
     parts = rest.split("/")
     prefixes = [head + "/".join(parts[: n + 1]) + "/" for n in range(len(parts) - 1)]
     return [*prefixes, source_uri]
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -6,10 +6,10 @@ default), so no caller can forget it; ``AccessScope.for_principal`` is the one w
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.models import PUBLIC_GROUP, Chunk, Principal
 from retrieval.sparse import SparseVector
@@ -59,6 +59,14 @@ class SearchFilters(_Frozen):
     )
     modified_after: datetime | None = None
     modified_before: datetime | None = None
+
+    @field_validator("modified_after", "modified_before")
+    @classmethod
+    def _as_utc(cls, moment: datetime | None) -> datetime | None:
+        """A date without a zone is read as UTC, so naive and aware bounds compare."""
+        if moment is None:
+            return None
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
     @model_validator(mode="after")
     def _check_range(self) -> SearchFilters:
