@@ -19,6 +19,7 @@ from ingest.unstructured_adapter.processor import UnstructuredProcessor
 from ingest.workers import ProcessorPool
 from ingest.writer import DocumentWriter
 from retrieval.context import AssemblyOptions, ContextAssembler
+from retrieval.cross_encoder import CrossEncoderReranker
 from retrieval.embedder import (
     MINILM_DIMENSION,
     Embedder,
@@ -147,9 +148,18 @@ def build_searcher(
         prefetch_limit=search.prefetch_limit,
         hnsw_ef=search.hnsw_ef,
         k=search.k,
+        rerank_depth=search.rerank_depth,
     )
+    reranker = None
+    if search.reranker == "cross-encoder":
+        model_dir = search.reranker_path or settings.data_dir / "models" / "reranker"
+        reranker = CrossEncoderReranker(model_dir, max_tokens=settings.embedding.max_tokens)
     return Searcher(
-        index, embedder or build_embedder(settings), build_sparse_encoder(settings), options=options
+        index,
+        embedder or build_embedder(settings),
+        build_sparse_encoder(settings),
+        options=options,
+        reranker=reranker,
     )
 
 

@@ -116,6 +116,14 @@ class SearchSettings(_Section):
     neighbours: int = Field(
         default=1, ge=0, le=5, description="Adjacent chunks per hit added to the context."
     )
+    reranker: Literal["none", "cross-encoder"] = Field(
+        default="none",
+        description="Second-stage reranking; off until measured to help (bench/RESULTS.md).",
+    )
+    reranker_path: Path | None = Field(
+        default=None, description="Trained cross-encoder; default <data_dir>/models/reranker."
+    )
+    rerank_depth: int = Field(default=30, ge=1, le=200, description="Candidates reranked.")
 
 
 class RegistrySettings(_Section):
