@@ -187,7 +187,8 @@ class QdrantEdgeIndex:
         import qdrant_edge as qe
 
         response = self.shard.facet(qe.FacetRequest("doc_id", limit=_FACET_LIMIT, exact=True))
-        return {str(hit.value) for hit in response.hits}
+        # An exact facet still lists values whose points were all deleted, with count 0.
+        return {str(hit.value) for hit in response.hits if hit.count > 0}
 
     def get_chunks(self, doc_id: str) -> list[Chunk]:
         """A document's chunks, ordered by ordinal."""

@@ -6,8 +6,12 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from retrieval.embedder import Embedder
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_CORPUS = REPO / "samples" / "corpus"
@@ -51,3 +55,14 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data not found at {SHARED_DATA} (set CITEWISE_SHARED_DATA)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def real_embedder() -> Embedder:
+    """The configured real embedder (the shipped MiniLM), loaded once per session."""
+    from api import composition
+    from core.settings import Settings
+
+    embedder = composition.build_embedder(Settings.load())
+    embedder.warm_up()
+    return embedder

@@ -37,13 +37,6 @@ class CountingEmbedder:
         self.inner.warm_up()
 
 
-@pytest.fixture(scope="session")
-def real_embedder() -> Embedder:
-    embedder = composition.build_embedder(Settings.load())
-    embedder.warm_up()
-    return embedder
-
-
 @pytest.fixture
 def settings(data_dir: Path) -> Settings:
     # Parse inline: worker processes are covered by the CLI tests; here they only add start-up.
