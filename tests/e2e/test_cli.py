@@ -61,6 +61,19 @@ def test_ingest_then_docs_commands(tmp_path: Path) -> None:
     shown = json.loads(run(data, "docs", "show", salary["doc_id"], "--json").stdout)
     assert {tuple(c["acl"]["users"]) for c in shown["chunks"]} == {("hannah",)}
     assert [e["event"] for e in shown["events"]][-1] == "acl"
+
+    question = "salary band for a senior software engineer"
+    as_nobody = json.loads(run(data, "search", question, "--k", "20", "--json").stdout)
+    assert as_nobody and all(not r["source_uri"].endswith("salary-bands.md") for r in as_nobody)
+    as_hannah = json.loads(run(data, "search", question, "--user", "hannah", "--json").stdout)
+    assert as_hannah[0]["doc_id"] == salary["doc_id"] and as_hannah[0]["snippet"]
+    as_hr = run(data, "search", question, "--groups", "hr,finance", "--mode", "sparse", "--k", "2")
+    assert "Salary Bands" in as_hr.stdout and "score" in as_hr.stdout
+    ranks = [line.split(".")[0] for line in as_hr.stdout.splitlines() if line[:1].isdigit()]
+    assert ranks == ["1", "2"]
+    empty = run(data, "search", " ", check=False)
+    assert empty.returncode == 2 and "empty" in empty.stdout + empty.stderr
+
     run(data, "docs", "rm", salary["doc_id"])
     assert salary["doc_id"] not in index_counts(data)
     missing = run(data, "docs", "show", "ffffffff", check=False)
