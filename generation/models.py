@@ -1,0 +1,174 @@
+"""Generation's own models: chat requests and results, citations, verdicts and the answer.
+
+Frozen pydantic models, no third-party types: backends translate their vendor objects into
+these, and the API and evals read an ``Answer`` without knowing which LLM produced it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from retrieval.context import Source
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Role(StrEnum):
+    """Who speaks a chat message."""
+
+    SYSTEM = "system"
+    USER = "user"
+    ASSISTANT = "assistant"
+
+
+class ChatMessage(_Frozen):
+    """One message of a chat conversation."""
+
+    role: Role
+    content: str
+
+
+class GenerationRequest(_Frozen):
+    """What a ``Generator`` is asked to do.
+
+    ``json_schema``, when given, asks the backend to constrain the output to that JSON schema
+    (each backend translates it to its own structured-output option).
+    """
+
+    messages: tuple[ChatMessage, ...] = Field(min_length=1)
+    max_tokens: int = Field(default=512, ge=1)
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    stop: tuple[str, ...] = ()
+    json_schema: dict[str, JsonValue] | None = None
+
+
+class FinishReason(StrEnum):
+    """Why generation ended."""
+
+    STOP = "stop"
+    """The model finished or hit a stop sequence."""
+    LENGTH = "length"
+    """``max_tokens`` or the context window ran out: the text may be cut mid-sentence."""
+    OTHER = "other"
+    """Anything else a backend reports (content filter, tool call...)."""
+
+
+class GenerationTimings(_Frozen):
+    """Wall-clock seconds of one generation, as measured by the backend."""
+
+    total_s: float = Field(ge=0.0)
+    first_token_s: float | None = Field(default=None, ge=0.0)
+    prompt_eval_s: float | None = Field(default=None, ge=0.0)
+
+
+class GenerationResult(_Frozen):
+    """The text a ``Generator`` produced, with token usage and timings."""
+
+    text: str
+    finish_reason: FinishReason = FinishReason.STOP
+    prompt_tokens: int = Field(default=0, ge=0)
+    completion_tokens: int = Field(default=0, ge=0)
+    timings: GenerationTimings = GenerationTimings(total_s=0.0)
+    model: str | None = None
+
+
+class Citation(_Frozen):
+    """Source ``[number]`` as cited by the answer, with where to find it and a supporting quote.
+
+    ``quote`` is the passage sentence that best supports the answer sentences citing this
+    source; ``quote_span`` is its ``(start, end)`` character offsets in the source's text.
+    """
+
+    number: int = Field(ge=1)
+    doc_id: str
+    chunk_ids: tuple[str, ...]
+    title: str
+    source_uri: str
+    section_path: tuple[str, ...] = ()
+    pages: tuple[int, ...] = ()
+    quote: str = ""
+    quote_span: tuple[int, int] | None = None
+
+
+class DroppedMarker(_Frozen):
+    """A citation marker (or part of one) that was removed from the answer."""
+
+    marker: str
+    """The marker as the model wrote it, e.g. ``[7]`` or ``[2-9]``."""
+    numbers: tuple[int, ...] = ()
+    """The numbers that were dropped; empty when the marker could not be read at all."""
+    reason: str
+
+
+class SentenceKind(StrEnum):
+    """What an answer sentence is, which decides whether it needs support."""
+
+    CLAIM = "claim"
+    """States something that must be supported by the sources it cites."""
+    NON_FACTUAL = "non_factual"
+    """A lead-in, question or pleasantry: it asserts nothing to check."""
+    ABSTENTION = "abstention"
+    """Says the sources do not hold the answer."""
+
+
+class SentenceVerdict(_Frozen):
+    """The grounding check's finding for one answer sentence.
+
+    ``span`` is the sentence's ``(start, end)`` in the checked answer text (before any
+    unsupported sentence was removed). ``evidence`` is the cited text that matched best.
+    """
+
+    sentence: str
+    span: tuple[int, int]
+    cited: tuple[int, ...] = ()
+    kind: SentenceKind = SentenceKind.CLAIM
+    supported: bool
+    score: float = Field(ge=0.0, le=1.0)
+    reason: str
+    evidence: str = ""
+
+
+class AbstainReason(StrEnum):
+    """Why an answer abstained."""
+
+    NO_SOURCES = "no_sources"
+    """Retrieval found nothing the caller may read."""
+    WEAK_RETRIEVAL = "weak_retrieval"
+    """The best source is too far from the question to answer it."""
+    MODEL_DECLINED = "model_declined"
+    """The model said the sources do not hold the answer."""
+    UNSUPPORTED = "unsupported"
+    """The grounding check found no supported claim in the model's answer."""
+
+
+class Answer(_Frozen):
+    """A grounded answer: text with ``[n]`` markers, its citations and per-sentence verdicts.
+
+    When ``abstained``, ``text`` is the standard abstention sentence, ``citations`` is empty
+    and ``sources`` holds the closest sources found, for the reader to look at. Otherwise
+    ``sources`` is the numbered context the model saw, so every ``[n]`` resolves in it.
+    ``model_text`` keeps the model's raw output (useful to evals when the answer abstained or
+    sentences were removed).
+    """
+
+    question: str
+    text: str
+    citations: tuple[Citation, ...] = ()
+    verdicts: tuple[SentenceVerdict, ...] = ()
+    support_score: float = Field(default=0.0, ge=0.0, le=1.0)
+    abstained: bool = False
+    abstain_reason: AbstainReason | None = None
+    dropped_markers: tuple[DroppedMarker, ...] = ()
+    sources: tuple[Source, ...] = ()
+    model_text: str | None = None
+    prompt_id: str | None = None
+    timings: dict[str, float] = Field(default_factory=dict)
+
+    @property
+    def flagged(self) -> tuple[SentenceVerdict, ...]:
+        """The verdicts of claims the grounding check found unsupported."""
+        return tuple(v for v in self.verdicts if v.kind is SentenceKind.CLAIM and not v.supported)
