@@ -113,7 +113,7 @@ def train_cross_encoder(
         num_train_epochs=epochs,
         per_device_train_batch_size=batch_size,
         learning_rate=learning_rate,
-        warmup_ratio=0.1,
+        warmup_steps=0.1,  # a float is a share of the steps (warmup_ratio is deprecated)
         seed=seed,
         save_strategy="no",
         report_to="none",
