@@ -101,7 +101,11 @@ class SearchSettings(_Section):
     """Ranking defaults for search and for the answer path."""
 
     mode: Literal["hybrid", "dense", "sparse"] = "hybrid"
-    fusion: Literal["rrf", "dbsf"] = "rrf"
+    fusion: Literal["rrf", "dbsf"] = Field(
+        default="dbsf",
+        description="dbsf: distribution-based score fusion (best on SciFact, deterministic); "
+        "rrf: reciprocal rank fusion (k = rrf_k, weighted by dense/sparse_weight).",
+    )
     rrf_k: int = Field(default=60, ge=1)
     dense_weight: float = Field(default=1.0, gt=0, description="RRF weight of the dense list.")
     sparse_weight: float = Field(default=1.0, gt=0, description="RRF weight of the BM25 list.")

@@ -27,7 +27,7 @@ class RankingOptions:
     """Defaults for how results are ranked (see ``SearchSettings``)."""
 
     mode: SearchMode = SearchMode.HYBRID
-    fusion: FusionMethod = FusionMethod.RRF
+    fusion: FusionMethod = FusionMethod.DBSF
     rrf_k: int = 60
     weights: tuple[float, float] | None = None
     prefetch_limit: int = 100
@@ -104,4 +104,7 @@ class Searcher:
         )
         if self._reranker is not None and hits:
             hits = self._reranker.rerank(text, hits)
+        # Rank fusion ties often, and the engine orders tied points differently from call to
+        # call; a stable tie-break on the chunk id makes a search repeatable.
+        hits = sorted(hits, key=lambda hit: (-hit.score, hit.chunk.chunk_id))
         return hits[:limit]
