@@ -56,6 +56,7 @@ from typing import Any
 
 import numpy as np
 from environment import git_revision, machine
+from results_md import write_section
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "scifact"
@@ -460,31 +461,6 @@ def markdown_section(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def replace_section(markdown: str, section: str) -> str:
-    """``markdown`` with our ``## `` section replaced by ``section`` (appended if absent);
-    every other section is left as it is."""
-    lines = markdown.splitlines()
-    try:
-        start = lines.index(SECTION_TITLE)
-    except ValueError:
-        body = markdown.rstrip("\n")
-        return f"{body}\n\n{section.rstrip()}\n" if body else f"{section.rstrip()}\n"
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    before = "\n".join(lines[:start]).rstrip("\n")
-    after = "\n".join(lines[end:]).strip("\n")
-    parts = [p for p in (before, section.rstrip(), after) if p]
-    return "\n\n".join(parts) + "\n"
-
-
-def write_results(section: str) -> None:
-    """Replace our section of RESULTS.md, re-reading the file right before writing."""
-    current = RESULTS_MD.read_text() if RESULTS_MD.is_file() else "# Benchmarks\n"
-    updated = replace_section(current, section)
-    tmp = RESULTS_MD.with_suffix(".md.tmp")
-    tmp.write_text(updated)
-    tmp.replace(RESULTS_MD)
-
-
 # -- main -------------------------------------------------------------------------------------
 
 
@@ -635,7 +611,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     OUT_JSON.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    write_results(markdown_section(report))
+    write_section(markdown_section(report))
     print(f"\nwrote {OUT_JSON.relative_to(REPO)} and {RESULTS_MD.relative_to(REPO)}")
 
 

@@ -40,7 +40,6 @@ import datetime as dt
 import functools
 import json
 import os
-import re
 import resource
 import shutil
 import subprocess
@@ -53,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from environment import git_revision, machine
+from results_md import write_section
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = (
@@ -883,17 +883,6 @@ def markdown_section(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def update_results_md(section: str, path: Path = RESULTS_MD) -> None:
-    """Replace the Ingest section of RESULTS.md (or append it), keeping every other section."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION_TITLE)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text.rstrip("\n") + "\n")
-
-
 def run_all(args: argparse.Namespace) -> None:
     """Prepare the corpus, run every selected pipeline in its own process and report."""
     roots = [Path(c) for c in args.corpus]
@@ -1016,7 +1005,7 @@ def publish(report: dict[str, Any], *, write: bool) -> None:
     for line in [*lines, load_line(results)]:
         print(line)
     if write:
-        update_results_md(markdown_section(report))
+        write_section(markdown_section(report))
         print(f"\nwrote {RESULTS_MD.relative_to(REPO)}")
 
 

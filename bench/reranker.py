@@ -34,10 +34,10 @@ from typing import Any
 import numpy as np
 from embedding_quality import paired_bootstrap, per_query_metrics
 from environment import git_revision, machine
+from results_md import write_section
 from retrieval_quality import (
     METRICS,
     OUT_DIR,
-    RESULTS_MD,
     default_data_dir,
     doc_id_of,
     document_run,
@@ -110,7 +110,7 @@ def main() -> None:
     section = _section(report)
     print(section)
     if not args.no_write:
-        _write_section(section)
+        write_section(section)
 
 
 def _train_if_needed(
@@ -249,17 +249,6 @@ def _section(report: dict[str, Any]) -> str:
   here; turn it on with `search.reranker: cross-encoder` and a trained model at
   `search.reranker_path`.
 """
-
-
-def _write_section(section: str) -> None:
-    text = RESULTS_MD.read_text() if RESULTS_MD.is_file() else "# Benchmarks\n"
-    if SECTION_TITLE in text:
-        start = text.index(SECTION_TITLE)
-        end = text.find("\n## ", start + len(SECTION_TITLE))
-        text = text[:start] + section.rstrip() + "\n" + (text[end:] if end != -1 else "")
-    else:
-        text = text.rstrip() + "\n\n" + section
-    RESULTS_MD.write_text(text)
 
 
 if __name__ == "__main__":

@@ -53,6 +53,7 @@ from typing import Any
 import numpy as np
 from embedding_quality import paired_bootstrap, per_query_metrics, read_corpus, read_qrels
 from environment import git_revision, machine
+from results_md import write_section
 
 REPO = Path(__file__).resolve().parent.parent
 OUT_DIR = REPO / "bench" / "out"
@@ -939,29 +940,6 @@ def markdown_section(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def replace_section(markdown: str, section: str) -> str:
-    """``markdown`` with our section replaced by ``section`` (appended if absent)."""
-    lines = markdown.splitlines()
-    try:
-        start = lines.index(SECTION_TITLE)
-    except ValueError:
-        body = markdown.rstrip("\n")
-        return f"{body}\n\n{section.rstrip()}\n" if body else f"{section.rstrip()}\n"
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    before = "\n".join(lines[:start]).rstrip("\n")
-    after = "\n".join(lines[end:]).strip("\n")
-    parts = [p for p in (before, section.rstrip(), after) if p]
-    return "\n\n".join(parts) + "\n"
-
-
-def write_results(section: str) -> None:
-    """Replace our section of RESULTS.md, re-reading the file right before writing."""
-    current = RESULTS_MD.read_text() if RESULTS_MD.is_file() else "# Benchmarks\n"
-    tmp = RESULTS_MD.with_suffix(".md.tmp")
-    tmp.write_text(replace_section(current, section))
-    tmp.replace(RESULTS_MD)
-
-
 def print_summary(report: dict[str, Any]) -> None:
     """The table and the verdict on stdout."""
     print()
@@ -1164,7 +1142,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         report = json.loads(OUT_JSON.read_text())
         report["analysis"] = analyse(report)
         print_summary(report)
-        write_results(markdown_section(report))
+        write_section(markdown_section(report))
         return
     data = load_scifact(args.data)
     if data is None:
@@ -1178,7 +1156,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     OUT_JSON.parent.mkdir(parents=True, exist_ok=True)
     OUT_JSON.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    write_results(markdown_section(report))
+    write_section(markdown_section(report))
     print(f"wrote {OUT_JSON.relative_to(REPO)} and {RESULTS_MD.relative_to(REPO)}")
 
 
