@@ -66,7 +66,13 @@ def main() -> None:
     )
     parser.add_argument("--retrain", action="store_true")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument(
+        "--report-only", action="store_true", help="re-render RESULTS.md from the JSON"
+    )
     args = parser.parse_args()
+    if args.report_only:
+        write_section(_section(json.loads(OUT_JSON.read_text())))
+        return
 
     data = load_scifact(args.data)
     if data is None:
@@ -213,6 +219,7 @@ def _training_pairs(
 
 def _section(report: dict[str, Any]) -> str:
     metrics = report["metrics"]
+    m = report["machine"]
     rows = "\n".join(
         f"| {name} | " + " | ".join(f"{values[m]:.4f}" for m in METRICS if m in values) + " |"
         for name, values in metrics.items()
@@ -224,7 +231,7 @@ def _section(report: dict[str, Any]) -> str:
     return f"""{SECTION_TITLE}
 
 - Date: {report["date"]}
-- Machine: {report["machine"]}
+- Machine: {m["nproc"]} cores, {m["cpu_model"]}; Python {m["python"]}
 - Code: {report["revision"]}
 - Command: `{report["command"]}`
 - First stage: hybrid search with the default ranking settings, top {report["depth"]} chunks,
@@ -241,6 +248,8 @@ def _section(report: dict[str, Any]) -> str:
 |---|{"--:|" * len(heads)}
 {rows}
 
+- recall@100 counts the documents of the {report["depth"]} chunks reranked (both rows rank
+  the same candidates).
 - ΔnDCG@10 (rerank - hybrid) = {delta:+.4f}, paired bootstrap 95% interval
   [{low:+.4f}, {high:+.4f}]: **{verdict}**
 - Rerank cost per query ({report["depth"]} candidates): p50 {report["rerank_ms_p50"]:.0f} ms,
