@@ -878,8 +878,18 @@ def markdown_section(report: dict[str, Any]) -> str:
     if report.get("note"):
         lines.append(f"- Note: {report['note']}")
     lines += ["", table(report), "", *check_lines(report), *cross_checks(report)]
-    lines += [*baseline_notes(report), *load_lines(report), "", *how_measured(report), ""]
+    lines += [*baseline_notes(report), *load_lines(report), *step_lines(report)]
+    lines += ["", *how_measured(report), ""]
     return "\n".join(lines)
+
+
+def step_lines(report: dict[str, Any]) -> list[str]:
+    """Wall time of each step of the run that produced these numbers."""
+    steps = report.get("steps_s", {})
+    if not steps:
+        return []
+    parts = [f"{name} {seconds:g} s" for name, seconds in steps.items() if name != "total"]
+    return [f"- This run's steps (wall): {', '.join(parts)}; total {steps.get('total', '?')} s"]
 
 
 def baseline_notes(report: dict[str, Any]) -> list[str]:
