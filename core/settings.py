@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -130,6 +130,60 @@ class SearchSettings(_Section):
     rerank_depth: int = Field(default=30, ge=1, le=200, description="Candidates reranked.")
 
 
+class LlmSettings(_Section):
+    """The language model that writes answers.
+
+    ``backend: llama-cpp`` runs a GGUF model in-process (the embedded default: nothing to
+    start); ``backend: openai`` talks to any OpenAI-compatible server, such as vLLM.
+    """
+
+    backend: Literal["llama-cpp", "openai"] = "llama-cpp"
+    model: str = Field(
+        default="qwen2.5-0.5b",
+        description="llama-cpp: a shipped model name (see `citewise models list`) or a path "
+        "to a .gguf file; openai: the model name the server serves.",
+    )
+    context_window: int = Field(
+        default=4096, ge=512, description="llama-cpp: n_ctx (tokens of prompt plus answer)."
+    )
+    threads: int | None = Field(default=None, ge=1, description="llama-cpp threads; None = all.")
+    max_answer_tokens: int = Field(default=384, ge=16, description="Longest answer generated.")
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    base_url: str | None = Field(
+        default=None, description="openai: the server's base URL, e.g. http://host:8000/v1."
+    )
+    api_key: SecretStr | None = Field(default=None, description="openai: the server's key.")
+    timeout_s: float = Field(default=120.0, gt=0, description="openai: per-request timeout.")
+    max_retries: int = Field(
+        default=2, ge=0, le=10, description="openai: retries on timeouts, 429 and 5xx."
+    )
+    server_context_window: int = Field(
+        default=4096,
+        ge=512,
+        description="openai: the served model's max context (vLLM --max-model-len).",
+    )
+
+
+class AnswerSettings(_Section):
+    """How answers are grounded, checked and when they abstain."""
+
+    min_retrieval_similarity: float | None = Field(
+        default=0.2,
+        description="Abstain before generation when the best source's dense cosine "
+        "similarity to the question is below this; null turns the check off.",
+    )
+    min_support_score: float = Field(
+        default=0.0, ge=0.0, le=1.0, description="Abstain when fewer claims are supported."
+    )
+    remove_unsupported: bool = Field(
+        default=False, description="Remove unsupported sentences instead of flagging them."
+    )
+    closest_sources: int = Field(default=3, ge=0, le=20)
+    condense_history: bool = Field(
+        default=True, description="Rewrite a follow-up question into a standalone one."
+    )
+
+
 class RegistrySettings(_Section):
     """The document registry database."""
 
@@ -197,6 +251,8 @@ class Settings(BaseSettings):
     parsing: ParsingSettings = ParsingSettings()
     ingest: IngestSettings = IngestSettings()
     search: SearchSettings = SearchSettings()
+    llm: LlmSettings = LlmSettings()
+    answer: AnswerSettings = AnswerSettings()
 
     @model_validator(mode="after")
     def _check_chunking(self) -> Settings:
