@@ -1,0 +1,262 @@
+"""The answer service: a question in, a grounded, cited and checked ``Answer`` out.
+
+Steps, each timed into ``Answer.timings``:
+
+1. ``condense``: a follow-up is rewritten, with the conversation, into a standalone question;
+2. ``retrieve``: hybrid search as the principal, plus the best *dense cosine* similarity
+   (fused scores are rank-based and say nothing about how close the best source is);
+3. ``assemble``: numbered context within budget, counted with the generator's tokenizer;
+4. abstain before generation when there is nothing close enough to answer from;
+5. ``prompt`` + ``generate`` (or ``stream``); ``check``: markers, grounding, citations.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from core.models import Principal
+from generation.abstention import AbstentionPolicy
+from generation.condense import condense_request, needs_condensing, read_condensed
+from generation.finalize import finalize_answer
+from generation.generator import Generator
+from generation.grounding import SupportJudge
+from generation.models import Answer, ChatMessage, FinishReason
+from generation.prompting import Prompt, PromptBuilder
+from retrieval.context import AssemblyOptions, Context, ContextAssembler, Source
+from retrieval.embedder import Embedder
+from retrieval.query import AccessScope, SearchFilters, SearchMode
+from retrieval.search import Searcher
+
+_log = logging.getLogger(__name__)
+
+
+class GeneratorTokenCounter:
+    """Counts context tokens with the answering model's own tokenizer, so the context budget
+    and the prompt window are measured in the same units."""
+
+    def __init__(self, generator: Generator) -> None:
+        self._generator = generator
+
+    def count(self, text: str) -> int:
+        """Tokens of ``text`` for the generator."""
+        return self._generator.count_tokens(text)
+
+    def encode(self, text: str) -> list[int]:
+        """Not needed by context assembly; a generator exposes counts, not ids."""
+        raise NotImplementedError("GeneratorTokenCounter only counts")
+
+
+@dataclass(frozen=True)
+class AnswerOptions:
+    """Knobs of the answer path (see ``LlmSettings`` and ``AnswerSettings``)."""
+
+    k: int = 8
+    max_answer_tokens: int = 384
+    temperature: float = 0.0
+    remove_unsupported: bool = False
+    condense_history: bool = True
+
+
+@dataclass(frozen=True)
+class SourcesEvent:
+    """Streaming: the numbered sources the model is about to answer from."""
+
+    question: str
+    sources: tuple[Source, ...]
+
+
+@dataclass(frozen=True)
+class DeltaEvent:
+    """Streaming: raw model text as it is generated (before the grounding check)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class FinalEvent:
+    """Streaming: the checked answer, which supersedes the streamed text."""
+
+    answer: Answer
+
+
+AnswerEvent = SourcesEvent | DeltaEvent | FinalEvent
+
+
+@dataclass
+class _Prepared:
+    """What is known before the model writes: the prompt, or the abstaining answer."""
+
+    question: str
+    timings: dict[str, float]
+    next: Prompt | Answer
+
+
+class AnswerService:
+    """Answers questions from the documents a principal may read, with checked citations."""
+
+    def __init__(
+        self,
+        searcher: Searcher,
+        generator: Generator,
+        judge: SupportJudge,
+        *,
+        assembly: AssemblyOptions | None = None,
+        policy: AbstentionPolicy | None = None,
+        options: AnswerOptions | None = None,
+        quote_embedder: Embedder | None = None,
+    ) -> None:
+        self._searcher = searcher
+        self._generator = generator
+        self._judge = judge
+        self._policy = policy or AbstentionPolicy()
+        self._options = options or AnswerOptions()
+        self._quote_embedder = quote_embedder
+        self._assembler = ContextAssembler(
+            GeneratorTokenCounter(generator), searcher.index, assembly
+        )
+        self._prompts = PromptBuilder(generator, answer_tokens=self._options.max_answer_tokens)
+
+    @property
+    def generator(self) -> Generator:
+        """The model that writes the answers."""
+        return self._generator
+
+    def warm_up(self) -> None:
+        """Load the embedding model and the LLM now, not on the first question."""
+        self._searcher.warm_up()
+        self._generator.warm_up()
+
+    def answer(
+        self,
+        question: str,
+        principal: Principal,
+        *,
+        history: Sequence[ChatMessage] = (),
+        filters: SearchFilters | None = None,
+    ) -> Answer:
+        """The checked answer to ``question`` as ``principal`` may know it."""
+        started = time.perf_counter()
+        prepared = self._prepare(question, principal, history, filters)
+        prompt = prepared.next
+        if isinstance(prompt, Answer):
+            return _with_total(prompt, started)
+        t0 = time.perf_counter()
+        result = self._generator.generate(prompt.request(temperature=self._options.temperature))
+        prepared.timings["generate"] = time.perf_counter() - t0
+        text = result.text
+        if result.finish_reason is FinishReason.LENGTH:
+            # Cut off by max_tokens: a half sentence would be judged as a claim; drop it.
+            text = _complete_sentences(text)
+            _log.warning("answer hit max_tokens", extra={"tokens": result.completion_tokens})
+        return _with_total(self._finalize(prompt, text, prepared.timings), started)
+
+    def stream(
+        self,
+        question: str,
+        principal: Principal,
+        *,
+        history: Sequence[ChatMessage] = (),
+        filters: SearchFilters | None = None,
+    ) -> Iterator[AnswerEvent]:
+        """Sources first, then the model's text as it is written, then the checked answer.
+
+        The final answer may differ from the streamed text: unsupported sentences flagged or
+        removed, invalid markers dropped, or the whole answer replaced by an abstention.
+        """
+        started = time.perf_counter()
+        prepared = self._prepare(question, principal, history, filters)
+        prompt = prepared.next
+        if isinstance(prompt, Answer):
+            yield FinalEvent(_with_total(prompt, started))
+            return
+        yield SourcesEvent(prepared.question, prompt.context.sources)
+        t0 = time.perf_counter()
+        parts: list[str] = []
+        for delta in self._generator.stream(prompt.request(temperature=self._options.temperature)):
+            if not parts:
+                prepared.timings["first_token"] = time.perf_counter() - t0
+            parts.append(delta)
+            yield DeltaEvent(delta)
+        prepared.timings["generate"] = time.perf_counter() - t0
+        answer = self._finalize(prompt, "".join(parts), prepared.timings)
+        yield FinalEvent(_with_total(answer, started))
+
+    def condense(self, question: str, history: Sequence[ChatMessage]) -> str:
+        """``question`` rewritten as a standalone question, given the conversation."""
+        if not self._options.condense_history or not needs_condensing(history):
+            return question
+        reply = self._generator.generate(condense_request(history, question))
+        return read_condensed(reply.text, question)
+
+    def _prepare(
+        self,
+        question: str,
+        principal: Principal,
+        history: Sequence[ChatMessage],
+        filters: SearchFilters | None,
+    ) -> _Prepared:
+        if not question.strip():
+            raise ValueError("the question is empty")
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        standalone = self.condense(question, history)
+        if standalone != question:
+            timings["condense"] = time.perf_counter() - t0
+            _log.info("condensed follow-up", extra={"question": standalone})
+        t0 = time.perf_counter()
+        hits = self._searcher.search(standalone, principal, k=self._options.k, filters=filters)
+        similarity = self._best_similarity(standalone, principal, filters) if hits else None
+        timings["retrieve"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        context = self._assembler.assemble(standalone, hits, AccessScope.for_principal(principal))
+        timings["assemble"] = time.perf_counter() - t0
+        reason = self._policy.before_generation(context, similarity)
+        if reason is not None:
+            abstention = self._policy.abstain(standalone, reason, context.sources, timings=timings)
+            return _Prepared(standalone, timings, abstention)
+        t0 = time.perf_counter()
+        prompt = self._prompts.build(context, standalone)
+        timings["prompt"] = time.perf_counter() - t0
+        return _Prepared(standalone, timings, prompt)
+
+    def _best_similarity(
+        self, question: str, principal: Principal, filters: SearchFilters | None
+    ) -> float | None:
+        """Cosine similarity of the closest readable chunk (a dense top-1 search)."""
+        if self._policy.min_retrieval_similarity is None:
+            return None
+        best = self._searcher.search(
+            question, principal, k=1, mode=SearchMode.DENSE, filters=filters
+        )
+        return best[0].score if best else None
+
+    def _finalize(self, prompt: Prompt, text: str, timings: dict[str, float]) -> Answer:
+        context: Context = prompt.context
+        return finalize_answer(
+            context,
+            text,
+            judge=self._judge,
+            policy=self._policy,
+            remove_unsupported=self._options.remove_unsupported,
+            quote_embedder=self._quote_embedder,
+            prompt_id=prompt.template_id,
+            timings=timings,
+        )
+
+
+def _complete_sentences(text: str) -> str:
+    """``text`` up to its last sentence end (with any citation right after it)."""
+    cut = max(text.rfind(". "), text.rfind(".\n"), text.rfind("] "), text.rfind("]\n"))
+    stripped = text.rstrip()
+    if stripped.endswith((".", "]", "!", "?")):
+        return stripped
+    return text[: cut + 1].rstrip() if cut >= 0 else text
+
+
+def _with_total(answer: Answer, started: float) -> Answer:
+    timings = dict(answer.timings)
+    timings["total"] = time.perf_counter() - started
+    return answer.model_copy(update={"timings": timings})
