@@ -144,18 +144,14 @@ def test_json_object_schema_constrains_the_output(generator: OpenAICompatibleGen
         },
         "required": ["city", "country", "is_capital"],
     }
-    request = ask(
-        "Give the capital of Italy as JSON with keys city, country, is_capital.",
-        max_tokens=64,
-        json_schema=schema,
-    )
+    # The prompt does not ask for JSON: only the server's grammar makes the answer JSON.
+    request = ask("Tell me about Rome.", max_tokens=64, json_schema=schema)
     result = generator.generate(request)
     data = json.loads(result.text)
     assert set(data) >= {"city", "country", "is_capital"}
     assert isinstance(data["city"], str)
     assert isinstance(data["country"], str)
     assert isinstance(data["is_capital"], bool)
-    assert "rome" in data["city"].lower()
 
 
 def test_count_tokens_uses_the_servers_tokenizer(
