@@ -9,7 +9,14 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+from core.errors import ConfigError
 from core.settings import Settings
+from generation.abstention import AbstentionPolicy
+from generation.answer import AnswerOptions, AnswerService
+from generation.generator import Generator
+from generation.grounding import LexicalEmbeddingJudge
+from generation.llama_cpp_generator import LlamaCppGenerator
+from generation.model_store import ProgressCallback, resolve_model_path
 from ingest.acl_policy import AclPolicy
 from ingest.pipeline import IngestPipeline
 from ingest.processing import DocumentProcessor
@@ -223,4 +230,65 @@ def build_pipeline(settings: Settings, store: Store) -> IngestPipeline:
         pipeline_id=pipeline_id(settings),
         tenant=settings.tenant,
         embed_group=settings.ingest.embed_group,
+    )
+
+
+def model_cache_dir(settings: Settings) -> Path:
+    """Where assembled GGUF models are cached: ``<data_dir>/models``."""
+    return settings.data_dir / "models"
+
+
+def build_generator(settings: Settings, progress: ProgressCallback | None = None) -> Generator:
+    """The configured LLM: llama.cpp in-process (assembling a shipped model on first use), or
+    an OpenAI-compatible server such as vLLM."""
+    llm = settings.llm
+    if llm.backend == "openai":
+        from generation.openai_generator import OpenAICompatibleGenerator
+
+        if not llm.base_url:
+            raise ConfigError("llm.backend is openai but llm.base_url is not set")
+        return OpenAICompatibleGenerator(
+            llm.base_url,
+            llm.model,
+            api_key=llm.api_key.get_secret_value() if llm.api_key else None,
+            timeout_s=llm.timeout_s,
+            max_retries=llm.max_retries,
+            context_window=llm.server_context_window,
+        )
+    path = resolve_model_path(llm.model, model_cache_dir(settings), progress)
+    return LlamaCppGenerator(path, context_window=llm.context_window, threads=llm.threads)
+
+
+def build_answer_service(
+    settings: Settings,
+    index: VectorIndex,
+    *,
+    generator: Generator | None = None,
+    embedder: Embedder | None = None,
+) -> AnswerService:
+    """The answer path over an open index; ``generator`` and ``embedder`` let a long-lived
+    caller (the API, evals) share loaded models."""
+    embedder = embedder or build_embedder(settings)
+    answer = settings.answer
+    return AnswerService(
+        build_searcher(settings, index, embedder=embedder),
+        generator or build_generator(settings),
+        LexicalEmbeddingJudge(embedder),
+        assembly=AssemblyOptions(
+            budget_tokens=settings.search.context_tokens, neighbours=settings.search.neighbours
+        ),
+        policy=AbstentionPolicy(
+            min_retrieval_similarity=answer.min_retrieval_similarity,
+            min_support_score=answer.min_support_score,
+            closest_sources=answer.closest_sources,
+        ),
+        options=AnswerOptions(
+            k=settings.search.k,
+            max_answer_tokens=settings.llm.max_answer_tokens,
+            temperature=settings.llm.temperature,
+            remove_unsupported=answer.remove_unsupported,
+            attribute_uncited=answer.attribute_uncited,
+            condense_history=answer.condense_history,
+        ),
+        quote_embedder=embedder,
     )

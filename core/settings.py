@@ -178,6 +178,11 @@ class AnswerSettings(_Section):
     remove_unsupported: bool = Field(
         default=False, description="Remove unsupported sentences instead of flagging them."
     )
+    attribute_uncited: bool = Field(
+        default=True,
+        description="Cite, for a factual sentence the model left uncited, the source that "
+        "supports it (the verdict is marked attributed); off: such sentences are flagged.",
+    )
     closest_sources: int = Field(default=3, ge=0, le=20)
     condense_history: bool = Field(
         default=True, description="Rewrite a follow-up question into a standalone one."

@@ -57,6 +57,7 @@ class AnswerOptions:
     max_answer_tokens: int = 384
     temperature: float = 0.0
     remove_unsupported: bool = False
+    attribute_uncited: bool = True
     condense_history: bool = True
 
 
@@ -241,6 +242,7 @@ class AnswerService:
             judge=self._judge,
             policy=self._policy,
             remove_unsupported=self._options.remove_unsupported,
+            attribute_uncited=self._options.attribute_uncited,
             quote_embedder=self._quote_embedder,
             prompt_id=prompt.template_id,
             timings=timings,

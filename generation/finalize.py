@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 
 from generation.abstention import AbstentionPolicy
+from generation.attribution import attribute_uncited as attribution_of
 from generation.citations import parse_answer, resolve_citations
 from generation.grounding import SupportJudge, check_answer
 from generation.models import Answer
@@ -25,6 +27,7 @@ def finalize_answer(
     judge: SupportJudge,
     policy: AbstentionPolicy | None = None,
     remove_unsupported: bool = False,
+    attribute_uncited: bool = True,
     quote_embedder: Embedder | None = None,
     prompt_id: str | None = None,
     timings: Mapping[str, float] | None = None,
@@ -34,11 +37,23 @@ def finalize_answer(
 
     ``timings`` (seconds per earlier stage) are copied into the answer, with ``check`` added.
     ``quote_embedder``, when given, ranks quote candidates by meaning as well as words.
+    With ``attribute_uncited``, factual sentences the model left uncited are cited to the
+    source that supports them (see ``attribution``), and their verdicts say so.
     """
     policy = policy or AbstentionPolicy()
     started = time.perf_counter()
     parsed = parse_answer(model_text, len(context.sources))
+    attributed: frozenset[int] = frozenset()
+    if attribute_uncited:
+        attribution = attribution_of(parsed, context, judge)
+        parsed, attributed = attribution.parsed, attribution.attributed
     report = check_answer(parsed, context, judge, remove_unsupported=remove_unsupported)
+    if attributed:
+        verdicts = tuple(
+            v.model_copy(update={"attributed": True}) if i in attributed else v
+            for i, v in enumerate(report.verdicts)
+        )
+        report = replace(report, verdicts=verdicts)
     reason = policy.after_check(report.verdicts, report.support_score)
     stages = dict(timings or {})
     if reason is not None:

@@ -130,6 +130,8 @@ class SentenceVerdict(_Frozen):
     score: float = Field(ge=0.0, le=1.0)
     reason: str
     evidence: str = ""
+    attributed: bool = False
+    """The model cited nothing here; the check cited the source that supports the sentence."""
 
 
 class AbstainReason(StrEnum):
