@@ -66,6 +66,24 @@ _MONTH = re.compile(
 )
 
 
+_NAME = re.compile(r"(?<![\w'])([A-Z][\w-]{2,})")
+_WORD = re.compile(r"[\w-]+")
+
+
+def names(text: str) -> frozenset[str]:
+    """Capitalised words after the first, lower-cased: the proper names a sentence states
+    (places, people, products). "the Berlin office" names Berlin; the first word of the
+    sentence is skipped, since every sentence starts with a capital."""
+    first = _WORD.search(text)
+    start = first.end() if first else 0
+    return frozenset(m.group(1).lower() for m in _NAME.finditer(text, start))
+
+
+def words(text: str) -> frozenset[str]:
+    """Every word of ``text``, lower-cased, unstemmed (to look names up in)."""
+    return frozenset(w.lower() for w in _WORD.findall(text))
+
+
 def terms(text: str) -> frozenset[str]:
     """The content-word keys of ``text`` (numbers included)."""
     return query_terms(text)
