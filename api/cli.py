@@ -12,7 +12,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from api import composition
+from api.ask_cli import ask
 from api.cli_support import err, fail, load_settings
+from api.models_cli import models_app
 from api.search_cli import search
 from core.errors import CitewiseError, NotFoundError
 from core.models import Acl, Document, FileResult, IngestOutcome, IngestSummary
@@ -24,7 +26,9 @@ app = typer.Typer(
 )
 docs_app = typer.Typer(help="Inspect and manage ingested documents.", no_args_is_help=True)
 app.add_typer(docs_app, name="docs")
+app.add_typer(models_app, name="models")
 app.command()(search)
+app.command()(ask)
 
 out = Console(soft_wrap=True)
 
