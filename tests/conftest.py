@@ -66,3 +66,18 @@ def real_embedder() -> Embedder:
     embedder = composition.build_embedder(Settings.load())
     embedder.warm_up()
     return embedder
+
+
+MODEL_CACHE = Path(
+    os.environ.get("CITEWISE_TEST_MODEL_CACHE", Path.home() / ".cache" / "citewise" / "test-models")
+)
+
+
+@pytest.fixture(scope="session")
+def small_gguf() -> Path:
+    """The smallest answer-capable shipped model (Qwen2.5-0.5B), assembled and verified once
+    into a cache shared across sessions (CITEWISE_TEST_MODEL_CACHE)."""
+    from generation.model_catalog import QWEN_05B
+    from generation.model_store import ensure_model
+
+    return ensure_model(QWEN_05B, MODEL_CACHE)
