@@ -149,9 +149,7 @@ def _is_verified(model: ShippedModel, target: Path) -> bool:
     size still matches; rehashing a gigabyte on every start would cost seconds."""
     try:
         recorded = json.loads(_sidecar(target).read_text())
-        return bool(
-            recorded.get("sha256") == model.sha256 and target.stat().st_size == model.size
-        )
+        return bool(recorded.get("sha256") == model.sha256 and target.stat().st_size == model.size)
     except (OSError, ValueError):
         return False
 
