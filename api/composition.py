@@ -34,6 +34,7 @@ from retrieval.embedder import (
     shipped_minilm_path,
 )
 from retrieval.index import VectorIndex
+from retrieval.memo_embedder import MemoEmbedder
 from retrieval.onnx_embedder import OnnxEmbedder
 from retrieval.onnx_export import quantized_model_path
 from retrieval.qdrant_client_index import QdrantServerIndex
@@ -269,11 +270,13 @@ def build_answer_service(
     """The answer path over an open index; ``generator`` and ``embedder`` let a long-lived
     caller (the API, evals) share loaded models."""
     embedder = embedder or build_embedder(settings)
+    # The check embeds the same source sentences in several passes: memoise them.
+    checking = MemoEmbedder(embedder)
     answer = settings.answer
     return AnswerService(
         build_searcher(settings, index, embedder=embedder),
         generator or build_generator(settings),
-        LexicalEmbeddingJudge(embedder),
+        LexicalEmbeddingJudge(checking),
         assembly=AssemblyOptions(
             budget_tokens=settings.search.context_tokens, neighbours=settings.search.neighbours
         ),
@@ -290,5 +293,5 @@ def build_answer_service(
             attribute_uncited=answer.attribute_uncited,
             condense_history=answer.condense_history,
         ),
-        quote_embedder=embedder,
+        quote_embedder=checking,
     )

@@ -87,8 +87,9 @@ AnswerEvent = SourcesEvent | DeltaEvent | FinalEvent
 
 
 @dataclass
-class _Prepared:
-    """What is known before the model writes: the prompt, or the abstaining answer."""
+class Prepared:
+    """What is known before the model writes: the standalone question, the stage timings so
+    far, and ``next``: the prompt to generate from, or the answer when it abstains early."""
 
     question: str
     timings: dict[str, float]
@@ -140,7 +141,7 @@ class AnswerService:
     ) -> Answer:
         """The checked answer to ``question`` as ``principal`` may know it."""
         started = time.perf_counter()
-        prepared = self._prepare(question, principal, history, filters)
+        prepared = self.prepare(question, principal, history, filters)
         prompt = prepared.next
         if isinstance(prompt, Answer):
             return _with_total(prompt, started)
@@ -168,7 +169,7 @@ class AnswerService:
         removed, invalid markers dropped, or the whole answer replaced by an abstention.
         """
         started = time.perf_counter()
-        prepared = self._prepare(question, principal, history, filters)
+        prepared = self.prepare(question, principal, history, filters)
         prompt = prepared.next
         if isinstance(prompt, Answer):
             yield FinalEvent(_with_total(prompt, started))
@@ -192,13 +193,15 @@ class AnswerService:
         reply = self._generator.generate(condense_request(history, question))
         return read_condensed(reply.text, question)
 
-    def _prepare(
+    def prepare(
         self,
         question: str,
         principal: Principal,
-        history: Sequence[ChatMessage],
-        filters: SearchFilters | None,
-    ) -> _Prepared:
+        history: Sequence[ChatMessage] = (),
+        filters: SearchFilters | None = None,
+    ) -> Prepared:
+        """Everything before generation: condense, retrieve, assemble, abstain early or build
+        the prompt (evals and benchmarks use it to see exactly what the model is shown)."""
         if not question.strip():
             raise ValueError("the question is empty")
         timings: dict[str, float] = {}
@@ -217,11 +220,11 @@ class AnswerService:
         reason = self._policy.before_generation(context, similarity)
         if reason is not None:
             abstention = self._policy.abstain(standalone, reason, context.sources, timings=timings)
-            return _Prepared(standalone, timings, abstention)
+            return Prepared(standalone, timings, abstention)
         t0 = time.perf_counter()
         prompt = self._prompts.build(context, standalone)
         timings["prompt"] = time.perf_counter() - t0
-        return _Prepared(standalone, timings, prompt)
+        return Prepared(standalone, timings, prompt)
 
     def _best_similarity(
         self, question: str, principal: Principal, filters: SearchFilters | None

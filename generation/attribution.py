@@ -15,9 +15,13 @@ from dataclasses import dataclass
 from generation.abstention import is_decline
 from generation.citations import ParsedAnswer, parse_answer
 from generation.grounding import Claim, SupportJudge, is_non_factual
-from retrieval.context import Context
+from generation.similarity import term_coverage, terms
+from retrieval.context import Context, Source
 
 _END = ".!?"
+CANDIDATES = 3
+"""Sources judged per uncited claim: the ones sharing most of its words. Judging every
+source would embed the whole context again for each claim."""
 
 
 @dataclass(frozen=True)
@@ -38,23 +42,16 @@ def attribute_uncited(parsed: ParsedAnswer, context: Context, judge: SupportJudg
     ]
     if not uncited or not context.sources:
         return Attribution(parsed, frozenset())
-    sources = context.sources
-    claims = [
-        Claim(text=parsed.sentences[i].claim, sources=(source,))
-        for i in uncited
-        for source in sources
-    ]
-    supports = judge.judge(claims)
-    chosen: dict[int, int] = {}
-    for row, i in enumerate(uncited):
-        candidates = supports[row * len(sources) : (row + 1) * len(sources)]
-        best = max(
-            (c for c in zip(candidates, sources, strict=True) if c[0].supported),
-            key=lambda pair: pair[0].score,
-            default=None,
-        )
-        if best is not None:
-            chosen[i] = best[1].number
+    candidates = {i: _candidates(parsed.sentences[i].claim, context.sources) for i in uncited}
+    pairs = [(i, source) for i in uncited for source in candidates[i]]
+    supports = judge.judge(
+        [Claim(text=parsed.sentences[i].claim, sources=(source,)) for i, source in pairs]
+    )
+    best: dict[int, tuple[float, int]] = {}
+    for (i, source), support in zip(pairs, supports, strict=True):
+        if support.supported and support.score > best.get(i, (-1.0, 0))[0]:
+            best[i] = (support.score, source.number)
+    chosen = {i: number for i, (_, number) in best.items()}
     if not chosen:
         return Attribution(parsed, frozenset())
     text = parsed.text
@@ -64,8 +61,18 @@ def attribute_uncited(parsed: ParsedAnswer, context: Context, judge: SupportJudg
             end -= 1
         at = end - 1 if end > 0 and text[end - 1] in _END else end
         text = f"{text[:at]} [{chosen[i]}]{text[at:]}"
-    reparsed = parse_answer(text, len(sources))
+    reparsed = parse_answer(text, len(context.sources))
     if len(reparsed.sentences) != len(parsed.sentences):
         # Inserting a marker must not re-split the answer; if it did, keep the original.
         return Attribution(parsed, frozenset())
     return Attribution(reparsed, frozenset(chosen))
+
+
+def _candidates(claim: str, sources: tuple[Source, ...]) -> list[Source]:
+    """The sources sharing most of the claim's content words, best first."""
+    wanted = terms(claim)
+    ranked = sorted(
+        sources,
+        key=lambda s: (-term_coverage(wanted, terms(f"{s.heading}\n{s.text}")), s.number),
+    )
+    return ranked[:CANDIDATES]
