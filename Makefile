@@ -35,6 +35,14 @@ demo: install
 	@echo "--- run again: nothing changed, nothing is re-embedded"
 	CITEWISE_DATA_DIR=.citewise-demo $(BIN)/citewise ingest samples/corpus --acl samples/acl.yaml
 	CITEWISE_DATA_DIR=.citewise-demo $(BIN)/citewise docs list
+	@echo "--- ask: answers cite their sources [n]; each cited sentence is checked against them"
+	CITEWISE_DATA_DIR=.citewise-demo $(BIN)/citewise ask --stream "How much paid vacation do employees accrue?"
+	CITEWISE_DATA_DIR=.citewise-demo $(BIN)/citewise ask --stream "How much are meals reimbursed while travelling?"
+	@echo "--- not in the documents: the answer says so and lists the closest sources"
+	CITEWISE_DATA_DIR=.citewise-demo $(BIN)/citewise ask --stream "What is the parking fee at the Berlin office?"
+	@echo "--- restricted: HR-only salary bands, asked by an employee, then by HR"
+	CITEWISE_DATA_DIR=.citewise-demo $(BIN)/citewise ask "What is the salary band for an L3 Software Engineer?"
+	CITEWISE_DATA_DIR=.citewise-demo $(BIN)/citewise ask --groups hr "What is the salary band for an L3 Software Engineer?"
 
 lint: install
 	$(BIN)/ruff check .
