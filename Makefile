@@ -12,6 +12,10 @@ export DO_NOT_TRACK := 1
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export UNSTRUCTURED_DISABLE_NOTICE := 1
+# llama-cpp-python is source-only on PyPI. Built from source, it must be portable: a
+# -march=native build (its default) died with "Illegal instruction" on this VM (AMX/AVX-512
+# advertised by the CPU flags). These are the flags of the wheel in ../shared/wheels.
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
 
 .PHONY: install demo test lint bench lock clean model-1.5b
 
