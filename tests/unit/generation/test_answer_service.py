@@ -1,0 +1,152 @@
+"""The answer service's control flow, over a real qdrant-client in-memory index with the
+hashing fake embedder and a scripted generator (no model needed)."""
+
+from collections.abc import Iterator
+
+import pytest
+
+from core.ids import chunk_id, document_id
+from core.models import Acl, Chunk, Principal
+from generation.abstention import ABSTENTION_ANSWER, AbstentionPolicy
+from generation.answer import (
+    AnswerOptions,
+    AnswerService,
+    DeltaEvent,
+    FinalEvent,
+    SourcesEvent,
+)
+from generation.grounding import LexicalEmbeddingJudge
+from generation.models import (
+    AbstainReason,
+    ChatMessage,
+    FinishReason,
+    GenerationRequest,
+    GenerationResult,
+    Role,
+)
+from retrieval.index import IndexedChunk
+from retrieval.qdrant_client_index import QdrantServerIndex
+from retrieval.search import Searcher
+from retrieval.sparse import QdrantBm25Encoder
+from tests.unit.generation.fakes import FakeEmbedder, FakeGenerator
+
+TEXTS = {
+    "leave.md": "Employees accrue 1.75 days of paid vacation per month.",
+    "expenses.md": "Meals are reimbursed up to $75 per day while travelling.",
+    "salaries.md": "The salary band for an L3 engineer is $128,000 to $152,000.",
+}
+EMPLOYEE = Principal(user_id="eve")
+
+
+@pytest.fixture
+def index() -> Iterator[QdrantServerIndex]:
+    embedder, sparse = FakeEmbedder(), QdrantBm25Encoder()
+    index = QdrantServerIndex(location=":memory:", dimension=FakeEmbedder.dimension).open()
+    points = []
+    for name, text in TEXTS.items():
+        uri = f"file:///docs/{name}"
+        doc = document_id(uri)
+        chunk = Chunk(
+            chunk_id=chunk_id(doc, 1, 0),
+            doc_id=doc,
+            version=1,
+            ordinal=0,
+            text=text,
+            title=name.removesuffix(".md").title(),
+            source_uri=uri,
+            acl=Acl(groups=("hr",) if name == "salaries.md" else ("public",)),
+        )
+        points.append(
+            IndexedChunk(
+                chunk=chunk,
+                dense=embedder.embed_documents([chunk.embedding_text()])[0],
+                sparse=sparse.encode_document(chunk.embedding_text()),
+            )
+        )
+    index.upsert(points)
+    yield index
+    index.close()
+
+
+def service(index: QdrantServerIndex, generator: FakeGenerator, **options: object) -> AnswerService:
+    embedder = FakeEmbedder()
+    return AnswerService(
+        Searcher(index, embedder, QdrantBm25Encoder()),
+        generator,
+        LexicalEmbeddingJudge(embedder),
+        policy=AbstentionPolicy(min_retrieval_similarity=0.2),
+        options=AnswerOptions(k=3, **options),  # type: ignore[arg-type]
+    )
+
+
+def test_a_cited_answer_is_checked_and_timed(index: QdrantServerIndex) -> None:
+    generator = FakeGenerator(["Employees accrue 1.75 days of paid vacation per month [1]."])
+    answer = service(index, generator).answer("How much paid vacation per month?", EMPLOYEE)
+    assert not answer.abstained
+    assert answer.citations[0].source_uri.endswith("leave.md")
+    assert {"retrieve", "assemble", "prompt", "generate", "check", "total"} <= set(answer.timings)
+    prompt = generator.requests[0].messages[-1].content
+    assert "1.75 days" in prompt and "$128,000" not in prompt  # only what eve may read
+
+
+def test_a_far_off_question_abstains_without_calling_the_model(
+    index: QdrantServerIndex,
+) -> None:
+    generator = FakeGenerator(["should not be used"])
+    answer = service(index, generator).answer("Quantum chromodynamics lattice gauge?", EMPLOYEE)
+    assert answer.abstained and answer.abstain_reason is AbstainReason.WEAK_RETRIEVAL
+    assert answer.text == ABSTENTION_ANSWER
+    assert generator.requests == []
+
+
+def test_streaming_sends_sources_then_deltas_then_the_checked_answer(
+    index: QdrantServerIndex,
+) -> None:
+    reply = "Meals are reimbursed up to $75 per day [1]. Parking in Berlin is free [1]."
+    events = list(
+        service(index, FakeGenerator([reply])).stream("Meal reimbursement per day?", EMPLOYEE)
+    )
+    assert isinstance(events[0], SourcesEvent)
+    assert isinstance(events[-1], FinalEvent)
+    deltas = "".join(e.text for e in events if isinstance(e, DeltaEvent))
+    final = events[-1].answer
+    assert deltas == reply == final.model_text
+    assert [v.supported for v in final.verdicts] == [True, False]  # Berlin is flagged
+
+
+class _CutOff(FakeGenerator):
+    def generate(self, request: GenerationRequest) -> GenerationResult:
+        result = super().generate(request)
+        return result.model_copy(update={"finish_reason": FinishReason.LENGTH})
+
+
+def test_a_reply_cut_off_by_max_tokens_loses_its_half_sentence(
+    index: QdrantServerIndex,
+) -> None:
+    generator = _CutOff(["Employees accrue 1.75 days of paid vacation per month [1]. They can"])
+    answer = service(index, generator).answer("How much paid vacation per month?", EMPLOYEE)
+    assert answer.text.endswith("[1].")
+    assert len(answer.verdicts) == 1
+
+
+def test_a_follow_up_is_condensed_before_retrieval(index: QdrantServerIndex) -> None:
+    generator = FakeGenerator(
+        [
+            "How much are meals reimbursed per day?",
+            "Meals are reimbursed up to $75 per day [1].",
+        ]
+    )
+    history = (
+        ChatMessage(role=Role.USER, content="What does the travel policy cover?"),
+        ChatMessage(role=Role.ASSISTANT, content="Travel costs [1]."),
+    )
+    answer = service(index, generator).answer("And meals?", EMPLOYEE, history=history)
+    assert answer.question == "How much are meals reimbursed per day?"
+    assert "condense" in answer.timings
+    assert answer.citations[0].source_uri.endswith("expenses.md")
+    assert len(generator.requests) == 2
+
+
+def test_an_empty_question_is_refused(index: QdrantServerIndex) -> None:
+    with pytest.raises(ValueError, match="empty"):
+        service(index, FakeGenerator()).answer("   ", EMPLOYEE)
