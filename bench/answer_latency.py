@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import statistics
 import sys
@@ -174,6 +175,36 @@ def summarise(model: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def quality(rows: list[dict[str, Any]], questions: list[dict[str, Any]]) -> dict[str, int]:
+    """How the answers fared against samples/questions.yaml.
+
+    - answerable: *cited* = not abstained and the expected document among the citations;
+      *figure* = additionally, a number of the expected answer appears in the answer text
+      (when it has one);
+    - unanswerable: *abstained*.
+    """
+    expected = {q["id"]: q for q in questions}
+    counts = {"answerable": 0, "cited": 0, "figure": 0, "unanswerable": 0, "abstained": 0}
+    for row in rows:
+        item, answer = expected[row["id"]], row["ours"]
+        if not item["answerable"]:
+            counts["unanswerable"] += 1
+            counts["abstained"] += bool(answer["abstained"])
+            continue
+        counts["answerable"] += 1
+        source = item["source"].rsplit("/", 1)[-1]
+        if answer["abstained"] or source not in answer["cited"]:
+            continue
+        counts["cited"] += 1
+        figures = _NUMBER.findall(item["answer"])
+        text = answer["text"].replace(",", "")
+        counts["figure"] += not figures or any(f.replace(",", "") in text for f in figures)
+    return counts
+
+
 def report(results: list[dict[str, Any]], env: dict[str, Any]) -> str:
     lines = [
         "## Answer latency (bench/answer_latency.py)",
@@ -210,6 +241,22 @@ def report(results: list[dict[str, Any]], env: dict[str, Any]) -> str:
         )
     lines += [
         "",
+        "Answer quality on the same questions (greedy; *cited*: not abstained and the "
+        "expected document cited; *+figure*: a number of the expected answer in the text; "
+        "unanswerable ones should abstain):",
+        "",
+        "| model | answerable: cited | cited +figure | unanswerable: abstained "
+        "| same text as raw |",
+        "|---|---|---|---|---|",
+    ]
+    for r in results:
+        q = r["quality"]
+        lines.append(
+            f"| {r['model']} | {q['cited']}/{q['answerable']} | {q['figure']}/{q['answerable']} "
+            f"| {q['abstained']}/{q['unanswerable']} | {r['same_text']}/{r['generated']} |"
+        )
+    lines += [
+        "",
         "Overhead = sum over the questions of ours / raw - 1. Ours includes retrieval, context "
         "assembly and prompt building before the first token, and the grounding check after "
         "the last one; raw is the LLM call alone.",
@@ -222,14 +269,30 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["qwen2.5-0.5b", "qwen2.5-1.5b"])
     parser.add_argument("--limit", type=int, default=None, help="First N questions only.")
     parser.add_argument("--fresh", action="store_true", help="Re-ingest the corpus.")
+    parser.add_argument(
+        "--report-only", action="store_true", help="Rewrite the report from results.json."
+    )
     args = parser.parse_args()
     questions = yaml.safe_load((REPO / "samples" / "questions.yaml").read_text())[: args.limit]
+    if args.report_only:
+        saved = json.loads((OUT / "results.json").read_text())
+        for result in saved["results"]:
+            result["quality"] = quality(result["rows"], questions)
+            result.setdefault(
+                "same_text", sum(bool(r.get("same_text")) for r in result["rows"] if "raw" in r)
+            )
+        section = report(saved["results"], saved["env"])
+        write_section(section)
+        print(section)
+        return
     data = OUT / "data"
     if args.fresh:
         shutil.rmtree(data, ignore_errors=True)
     settings = Settings.load(data_dir=data)
     ingest(settings)
     results = [run_model(m, settings, questions) for m in args.models]
+    for result in results:
+        result["quality"] = quality(result["rows"], questions)
     env = {"machine": machine(), "revision": git_revision(), "date": time.strftime("%Y-%m-%d")}
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "results.json").write_text(

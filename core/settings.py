@@ -168,9 +168,10 @@ class AnswerSettings(_Section):
     """How answers are grounded, checked and when they abstain."""
 
     min_retrieval_similarity: float | None = Field(
-        default=0.2,
+        default=0.3,
         description="Abstain before generation when the best source's dense cosine "
-        "similarity to the question is below this; null turns the check off.",
+        "similarity to the question is below this (calibrated: bench/abstention_threshold.py);"
+        " null turns the check off.",
     )
     min_support_score: float = Field(
         default=0.0, ge=0.0, le=1.0, description="Abstain when fewer claims are supported."
