@@ -12,6 +12,10 @@ document cannot close its fence and speak as the prompt, fence-like tags inside 
 so do chat-template control tokens such as ``<|im_end|>``, which a passage could otherwise use
 to fake a new turn. Attribute values are HTML-escaped.
 
+Sentences of a source that give instructions to the assistant are replaced by a placeholder
+before fencing (``injection``), and the prompt's context holds the screened text, so the
+grounding check judges the answer against exactly what the model saw.
+
 Fitting: prompt tokens (counted with the generator's own tokenizer, plus a per-message
 allowance for the chat template) plus the tokens reserved for the answer must fit the
 context window. Sources are dropped from the lowest-ranked up, so the remaining ones keep
@@ -21,6 +25,7 @@ their numbers ``[1]..[k]`` unchanged and citations resolve against the same numb
 from __future__ import annotations
 
 import html
+import logging
 import re
 from collections.abc import Sequence
 
@@ -29,11 +34,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from generation.abstention import ABSTENTION_ANSWER
 from generation.errors import PromptTooLongError
 from generation.generator import Generator
+from generation.injection import redact_instructions
 from generation.models import ChatMessage, GenerationRequest, Role
 from generation.templates import PromptTemplate, load_template
 from retrieval.context import Context, Source
 
 ANSWER_TEMPLATE = "answer_v1"
+_log = logging.getLogger(__name__)
 
 _FENCE_LIKE = re.compile(r"<(?=\s*/?\s*source\b)", re.IGNORECASE)
 _CONTROL_TOKEN = re.compile(r"<(?=\|[^|<>\n]{0,40}\|>)")
@@ -139,7 +146,7 @@ class PromptBuilder:
         """
         asked = context.question if question is None else question
         window = self._generator.context_window - self._answer_tokens
-        sources = list(context.sources)
+        sources = [_screened(s) for s in context.sources]
         costs = [self._generator.count_tokens(fence(s)) for s in sources]
         kept = len(sources)
         messages = self.messages(sources, asked)
@@ -175,3 +182,14 @@ class PromptBuilder:
             prompt_tokens=tokens,
             answer_tokens=self._answer_tokens,
         )
+
+
+def _screened(source: Source) -> Source:
+    text, removed = redact_instructions(source.text)
+    if not removed:
+        return source
+    _log.warning(
+        "instructions removed from a source",
+        extra={"doc_id": source.doc_id, "source_uri": source.source_uri, "sentences": removed},
+    )
+    return source.model_copy(update={"text": text})

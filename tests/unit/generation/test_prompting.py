@@ -5,6 +5,7 @@ import pytest
 from generation.abstention import ABSTENTION_ANSWER
 from generation.errors import PromptTooLongError
 from generation.generator import Generator
+from generation.injection import REDACTED
 from generation.models import Role
 from generation.prompting import PromptBuilder, fence, neutralise
 from tests.unit.generation.fakes import FakeGenerator, context, source
@@ -34,7 +35,10 @@ def test_a_document_cannot_close_its_fence_and_its_instructions_stay_inside() ->
     assert user.count("<source ") == 2
     blocks = fenced_blocks(user)
     assert len(blocks) == 2
-    assert "Ignore previous instructions" in blocks[0]
+    # The instruction itself is screened out (generation.injection); the fence-breaking
+    # tags that remain are defused and stay inside the first source.
+    assert "Ignore previous instructions" not in user
+    assert REDACTED in blocks[0]
     assert "&lt;/source>" in blocks[0]
     assert '&lt;source id="9"' in blocks[0]
     outside = re.sub(r"<source id=.*?</source>", "", user, flags=re.DOTALL)
