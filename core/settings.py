@@ -139,7 +139,7 @@ class LlmSettings(_Section):
 
     backend: Literal["llama-cpp", "openai"] = "llama-cpp"
     model: str = Field(
-        default="qwen2.5-0.5b",
+        default="qwen2.5-1.5b",
         description="llama-cpp: a shipped model name (see `citewise models list`) or a path "
         "to a .gguf file; openai: the model name the server serves.",
     )

