@@ -1,0 +1,140 @@
+"""``citewise keys``: create, list and revoke the API keys the HTTP API accepts."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from api.cli_support import err, fail, load_settings
+from api.key_store import ApiKeyInfo, ApiKeyStore
+from core.errors import CitewiseError
+from core.settings import Settings
+
+keys_app = typer.Typer(help="API keys for the HTTP API.", no_args_is_help=True)
+out = Console(soft_wrap=True)
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="YAML settings file (else $CITEWISE_CONFIG).")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+@keys_app.command("create")
+def keys_create(
+    user: Annotated[str, typer.Option("--user", help="The user id the key acts as.")],
+    groups: Annotated[
+        list[str] | None,
+        typer.Option("--groups", "--group", help="The user's groups (repeat or comma-separate)."),
+    ] = None,
+    tenant: Annotated[
+        str | None, typer.Option("--tenant", help="Tenant (default: the configured one).")
+    ] = None,
+    name: Annotated[str | None, typer.Option("--name", help="A label, e.g. who holds it.")] = None,
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Create a key and print its token, once: it is stored hashed and cannot be shown again."""
+    if not user.strip():
+        raise typer.BadParameter("must not be empty", param_hint="--user")
+    try:
+        settings = load_settings(config)
+        store = _open_store(settings)
+        try:
+            info, token = store.create(
+                user, _split(groups or ()), tenant=tenant or settings.tenant, name=name
+            )
+        finally:
+            store.close()
+    except CitewiseError as e:
+        raise fail(e) from e
+    warning = (
+        "[bold yellow]Store this token now: it is shown only this once and cannot be "
+        "shown again.[/bold yellow] Send it as 'Authorization: Bearer <token>'."
+    )
+    if as_json:
+        err.print(warning)
+        out.print_json(json.dumps({**info.model_dump(mode="json"), "token": token}))
+        return
+    out.print(
+        f"created key [bold]{info.key_id}[/bold] for user {escape(info.user_id)}"
+        f" (groups: {escape(', '.join(info.groups) or '-')})"
+    )
+    err.print(warning)
+    print(token)  # plain stdout: no wrapping or markup, easy to copy or capture
+
+
+@keys_app.command("list")
+def keys_list(as_json: JsonOption = False, config: ConfigOption = None) -> None:
+    """List every key, revoked ones included (never their secrets)."""
+    try:
+        settings = load_settings(config)
+        store = _open_store(settings)
+        try:
+            keys = store.list_keys()
+        finally:
+            store.close()
+    except CitewiseError as e:
+        raise fail(e) from e
+    if as_json:
+        out.print_json(json.dumps([k.model_dump(mode="json") for k in keys]))
+        return
+    table = Table()
+    for column in ("id", "user", "groups", "name", "created", "last used", "revoked"):
+        # ids and times stay whole on narrow terminals; names and groups wrap instead
+        table.add_column(column, no_wrap=column in {"id", "created", "last used", "revoked"})
+    for key in keys:
+        table.add_row(*_row(key))
+    out.print(table)
+    active = sum(1 for k in keys if k.revoked_at is None)
+    out.print(f"{len(keys)} key{'' if len(keys) == 1 else 's'}, {active} active")
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key id (12 hex characters).")],
+    config: ConfigOption = None,
+) -> None:
+    """Revoke a key: requests with its token are refused from now on."""
+    try:
+        settings = load_settings(config)
+        store = _open_store(settings)
+        try:
+            store.revoke(key_id)
+        finally:
+            store.close()
+    except CitewiseError as e:
+        raise fail(e) from e
+    out.print(f"revoked {escape(key_id)}")
+
+
+def _open_store(settings: Settings) -> ApiKeyStore:
+    # The keys live in the registry's database; SQLite needs its directory to exist.
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return ApiKeyStore(settings.registry_url)
+
+
+def _split(values: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(v.strip() for value in values for v in value.split(",") if v.strip())
+
+
+def _row(key: ApiKeyInfo) -> tuple[str, ...]:
+    return (
+        key.key_id,
+        escape(key.user_id),
+        escape(", ".join(key.groups)),
+        escape(key.name or ""),
+        _when(key.created_at),
+        _when(key.last_used_at) or "never",
+        _when(key.revoked_at) or "-",
+    )
+
+
+def _when(value: datetime | None) -> str:
+    return f"{value:%Y-%m-%d %H:%M}" if value is not None else ""
