@@ -14,8 +14,10 @@ from rich.table import Table
 from api import composition
 from api.ask_cli import ask
 from api.cli_support import err, fail, load_settings
+from api.keys_cli import keys_app
 from api.models_cli import models_app
 from api.search_cli import search
+from api.serve_cli import serve
 from core.errors import CitewiseError, NotFoundError
 from core.models import Acl, Document, FileResult, IngestOutcome, IngestSummary
 
@@ -27,8 +29,10 @@ app = typer.Typer(
 docs_app = typer.Typer(help="Inspect and manage ingested documents.", no_args_is_help=True)
 app.add_typer(docs_app, name="docs")
 app.add_typer(models_app, name="models")
+app.add_typer(keys_app, name="keys")
 app.command()(search)
 app.command()(ask)
+app.command()(serve)
 
 out = Console(soft_wrap=True)
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+from api.app import Services
+from api.key_store import ApiKeyStore
 from core.errors import ConfigError
 from core.settings import Settings
 from generation.abstention import AbstentionPolicy
@@ -295,3 +297,31 @@ def build_answer_service(
         ),
         quote_embedder=checking,
     )
+
+
+def build_key_store(settings: Settings) -> ApiKeyStore:
+    """API keys, in the registry's database (creating the data directory for SQLite)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return ApiKeyStore(settings.registry_url)
+
+
+@contextmanager
+def open_services(settings: Settings) -> Iterator[Services]:
+    """Everything the HTTP API serves with, open and warmed for the app's lifetime: the store,
+    the searcher and answer service sharing one embedder, and the API-key store."""
+    embedder = build_embedder(settings)
+    generator = build_generator(settings)
+    keys = build_key_store(settings)
+    try:
+        with open_store(settings, embedder=embedder) as store:
+            answers = build_answer_service(
+                settings, store.index, generator=generator, embedder=embedder
+            )
+            answers.warm_up()
+            yield Services(
+                searcher=build_searcher(settings, store.index, embedder=embedder),
+                answers=answers,
+                authenticator=keys,
+            )
+    finally:
+        keys.close()

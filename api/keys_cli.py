@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from api import composition
 from api.cli_support import err, fail, load_settings
 from api.key_store import ApiKeyInfo, ApiKeyStore
 from core.errors import CitewiseError
@@ -115,9 +116,7 @@ def keys_revoke(
 
 
 def _open_store(settings: Settings) -> ApiKeyStore:
-    # The keys live in the registry's database; SQLite needs its directory to exist.
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return ApiKeyStore(settings.registry_url)
+    return composition.build_key_store(settings)
 
 
 def _split(values: list[str] | tuple[str, ...]) -> tuple[str, ...]:

@@ -190,6 +190,20 @@ class AnswerSettings(_Section):
     )
 
 
+class ApiSettings(_Section):
+    """The HTTP service (``citewise serve``)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    auth_required: bool = Field(
+        default=True,
+        description="Require an API key on every endpoint but health; off only for local "
+        "trials (requests then act as `anonymous_user` with public access).",
+    )
+    anonymous_user: str = "anonymous"
+    admin_group: str = Field(default="admins", description="Group allowed to manage documents.")
+
+
 class RegistrySettings(_Section):
     """The document registry database."""
 
@@ -259,6 +273,7 @@ class Settings(BaseSettings):
     search: SearchSettings = SearchSettings()
     llm: LlmSettings = LlmSettings()
     answer: AnswerSettings = AnswerSettings()
+    api: ApiSettings = ApiSettings()
 
     @model_validator(mode="after")
     def _check_chunking(self) -> Settings:

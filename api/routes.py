@@ -1,0 +1,111 @@
+"""Health, search and ask endpoints."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from api.auth import Caller
+from api.problems import problem
+from api.schemas import AskRequest, SearchHit, SearchRequest, SearchResponse
+from core.errors import CitewiseError
+from generation.answer import AnswerEvent, DeltaEvent, FinalEvent, SourcesEvent
+from generation.models import Answer, ChatMessage
+from retrieval.snippets import make_snippet
+
+router = APIRouter()
+
+
+@router.get("/healthz", tags=["health"])
+def healthz() -> dict[str, str]:
+    """Alive (the process answers)."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", tags=["health"], responses={503: {"description": "Still starting."}})
+def readyz(request: Request) -> JSONResponse:
+    """Ready: models loaded, index and registry open."""
+    if not request.app.state.ready:
+        return problem(503, "Not ready", "models are still loading")
+    return JSONResponse({"status": "ready"})
+
+
+@router.post("/v1/search", tags=["search"])
+def search(body: SearchRequest, caller: Caller, request: Request) -> SearchResponse:
+    """Hybrid (dense + BM25) search over the documents the caller may read."""
+    searcher = request.app.state.services.searcher
+    hits = searcher.search(
+        body.query, caller, k=body.k, mode=body.mode, filters=body.filters.to_search_filters()
+    )
+    results = []
+    for rank, hit in enumerate(hits, start=1):
+        chunk = hit.chunk
+        snippet = make_snippet(chunk.text, body.query)
+        results.append(
+            SearchHit(
+                rank=rank,
+                score=hit.score,
+                doc_id=chunk.doc_id,
+                chunk_id=chunk.chunk_id,
+                title=chunk.title,
+                section_path=list(chunk.section_path),
+                pages=list(chunk.pages),
+                source_uri=chunk.source_uri,
+                snippet=snippet.text,
+                highlights=list(snippet.highlights),
+            )
+        )
+    return SearchResponse(results=results)
+
+
+@router.post(
+    "/v1/ask",
+    tags=["answers"],
+    response_model=Answer,
+    responses={
+        200: {
+            "content": {
+                "text/event-stream": {
+                    "description": "Events `sources`, `delta` (model text as written), then "
+                    "`answer` (the checked answer, which supersedes the deltas), or `error`."
+                }
+            }
+        }
+    },
+)
+def ask(
+    body: AskRequest, caller: Caller, request: Request, accept: str | None = Header(None)
+) -> Answer | EventSourceResponse:
+    """A grounded answer with checked citations, or "I couldn't find this" and the closest
+    sources."""
+    service = request.app.state.services.answers
+    history = tuple(ChatMessage(role=t.role, content=t.content) for t in body.history)
+    filters = body.filters.to_search_filters()
+    if accept and "text/event-stream" in accept:
+        events = service.stream(body.question, caller, history=history, filters=filters)
+        return EventSourceResponse(_sse(events))
+    answer: Answer = service.answer(body.question, caller, history=history, filters=filters)
+    return answer
+
+
+def _sse(events: Iterator[AnswerEvent]) -> Iterator[ServerSentEvent]:
+    """Answer events as SSE; a failure mid-stream becomes an ``error`` event (the status line
+    has already been sent)."""
+    try:
+        for event in events:
+            if isinstance(event, SourcesEvent):
+                sources = [s.model_dump(mode="json", exclude={"text"}) for s in event.sources]
+                data = {"question": event.question, "sources": sources}
+                yield ServerSentEvent(json.dumps(data), event="sources")
+            elif isinstance(event, DeltaEvent):
+                yield ServerSentEvent(json.dumps({"text": event.text}), event="delta")
+            elif isinstance(event, FinalEvent):
+                yield ServerSentEvent(event.answer.model_dump_json(), event="answer")
+    except CitewiseError as e:
+        yield ServerSentEvent(
+            json.dumps({"title": type(e).__name__, "detail": e.message}), event="error"
+        )

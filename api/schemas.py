@@ -1,0 +1,82 @@
+"""The HTTP API's request and response bodies (the served OpenAPI schema is built from them)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from generation.models import Role
+from retrieval.query import SearchFilters, SearchMode
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Filters(_Body):
+    """Optional narrowing of a search; applied inside the index query, like access control."""
+
+    file_types: list[str] = Field(default_factory=list, examples=[["pdf", "docx"]])
+    path_prefix: str | None = Field(
+        default=None, description="Only documents whose source URI starts with this folder."
+    )
+    modified_after: datetime | None = None
+    modified_before: datetime | None = None
+
+    def to_search_filters(self) -> SearchFilters:
+        """The retrieval layer's filter object."""
+        return SearchFilters(
+            file_types=tuple(self.file_types),
+            path_prefix=self.path_prefix,
+            modified_after=self.modified_after,
+            modified_before=self.modified_before,
+        )
+
+
+class SearchRequest(_Body):
+    """``POST /v1/search``."""
+
+    query: str = Field(min_length=1, max_length=2000)
+    k: int | None = Field(default=None, ge=1, le=100)
+    mode: SearchMode | None = None
+    filters: Filters = Field(default_factory=Filters)
+
+
+class SearchHit(BaseModel):
+    """One ranked passage."""
+
+    rank: int
+    score: float
+    doc_id: str
+    chunk_id: str
+    title: str
+    section_path: list[str]
+    pages: list[int]
+    source_uri: str
+    snippet: str
+    highlights: list[tuple[int, int]] = Field(
+        description="(start, end) offsets of the query's words in the snippet."
+    )
+
+
+class SearchResponse(BaseModel):
+    """``POST /v1/search`` result."""
+
+    results: list[SearchHit]
+
+
+class Turn(_Body):
+    """An earlier message of the conversation."""
+
+    role: Literal[Role.USER, Role.ASSISTANT]
+    content: str = Field(max_length=20000)
+
+
+class AskRequest(_Body):
+    """``POST /v1/ask``. Send ``Accept: text/event-stream`` to stream the answer."""
+
+    question: str = Field(min_length=1, max_length=2000)
+    history: list[Turn] = Field(default_factory=list, max_length=50)
+    filters: Filters = Field(default_factory=Filters)

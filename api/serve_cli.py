@@ -1,0 +1,29 @@
+"""``citewise serve``: the HTTP API on the embedded default (nothing else to start)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from api import composition
+from api.app import create_app
+from api.cli_support import err, load_settings
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default: api.host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: api.port).")] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="YAML settings file (else $CITEWISE_CONFIG).")
+    ] = None,
+) -> None:
+    """Serve the API (search, ask) with uvicorn; models load before the first request."""
+    import uvicorn
+
+    settings = load_settings(config)
+    if not settings.api.auth_required:
+        err.print("[yellow]warning:[/yellow] api.auth_required is false: anyone may query")
+    app = create_app(settings, composition.open_services)
+    uvicorn.run(app, host=host or settings.api.host, port=port or settings.api.port)

@@ -1,0 +1,140 @@
+"""The HTTP API in-process (FastAPI's TestClient runs the real lifespan): the sample corpus,
+the real embedder, qdrant-edge, the real 0.5B model and API keys in the SQLite registry."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api import composition
+from api.app import create_app
+from api.key_store import ApiKeyStore
+from core.settings import Settings
+from ingest.acl_policy import AclPolicy
+from tests.conftest import SAMPLE_ACL, SAMPLE_CORPUS
+
+pytestmark = [pytest.mark.model, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory, small_gguf: Path) -> Settings:
+    root = tmp_path_factory.mktemp("api")
+    shutil.copytree(SAMPLE_CORPUS, root / "corpus")
+    settings = Settings.load(
+        data_dir=root / "data", ingest={"workers": 0}, llm={"model": str(small_gguf)}
+    )
+    with composition.open_store(settings) as store:
+        summary = composition.build_pipeline(settings, store).run(
+            [root / "corpus"], policy=AclPolicy.from_file(SAMPLE_ACL)
+        )
+    assert summary.failed == 0
+    return settings
+
+
+@pytest.fixture(scope="module")
+def keys(settings: Settings) -> dict[str, str]:
+    store = ApiKeyStore(settings.registry_url)
+    try:
+        employee = store.create("eve")[1]
+        hr = store.create("hana", ["hr"])[1]
+        revoked_info, revoked = store.create("mallory")
+        store.revoke(revoked_info.key_id)
+    finally:
+        store.close()
+    return {"employee": employee, "hr": hr, "revoked": revoked}
+
+
+@pytest.fixture(scope="module")
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, composition.open_services)) as client:
+        yield client
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_health_needs_no_key_and_readiness_follows_the_lifespan(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").status_code == 200
+
+
+@pytest.mark.parametrize("token", [None, "cw_000000000000_nope", "revoked"])
+def test_search_without_a_valid_key_is_401_problem_json(
+    client: TestClient, keys: dict[str, str], token: str | None
+) -> None:
+    headers = auth(keys.get(token, token)) if token else {}
+    response = client.post("/v1/search", json={"query": "vacation"}, headers=headers)
+    assert response.status_code == 401
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert response.json()["status"] == 401
+
+
+def test_search_applies_the_callers_access(client: TestClient, keys: dict[str, str]) -> None:
+    body = {"query": "salary band L3 software engineer", "k": 10}
+    employee = client.post("/v1/search", json=body, headers=auth(keys["employee"]))
+    hr = client.post("/v1/search", json=body, headers=auth(keys["hr"]))
+    assert employee.status_code == hr.status_code == 200
+    assert not any("salary-bands" in r["source_uri"] for r in employee.json()["results"])
+    assert "128,000" not in employee.text
+    top = hr.json()["results"][0]
+    assert top["source_uri"].endswith("hr/salary-bands.md") and top["rank"] == 1
+    assert all(0 <= a < b <= len(top["snippet"]) for a, b in top["highlights"])
+
+
+def test_search_filters_and_validation(client: TestClient, keys: dict[str, str]) -> None:
+    body = {"query": "password", "filters": {"file_types": ["docx"]}}
+    response = client.post("/v1/search", json=body, headers=auth(keys["employee"]))
+    assert response.status_code == 200
+    assert {r["source_uri"].rsplit(".", 1)[-1] for r in response.json()["results"]} == {"docx"}
+    bad = client.post("/v1/search", json={"query": ""}, headers=auth(keys["employee"]))
+    assert bad.status_code == 422
+    assert bad.headers["content-type"].startswith("application/problem+json")
+
+
+def test_ask_returns_a_checked_cited_answer(client: TestClient, keys: dict[str, str]) -> None:
+    body = {"question": "How much paid vacation do employees accrue?"}
+    response = client.post("/v1/ask", json=body, headers=auth(keys["employee"]))
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert not answer["abstained"] and "1.75" in answer["text"]
+    assert any(c["source_uri"].endswith("leave-policy.md") for c in answer["citations"])
+
+
+def test_ask_streams_server_sent_events(client: TestClient, keys: dict[str, str]) -> None:
+    body = {"question": "How much are meals reimbursed while travelling?"}
+    headers = {**auth(keys["employee"]), "Accept": "text/event-stream"}
+    with client.stream("POST", "/v1/ask", json=body, headers=headers) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        events: list[tuple[str, str]] = []
+        name = ""
+        for line in response.iter_lines():
+            if line.startswith("event:"):
+                name = line.split(":", 1)[1].strip()
+            elif line.startswith("data:"):
+                events.append((name, line.split(":", 1)[1].strip()))
+    names = [n for n, _ in events]
+    assert names[0] == "sources" and names[-1] == "answer" and "delta" in names
+    deltas = "".join(json.loads(d)["text"] for n, d in events if n == "delta")
+    final = json.loads(events[-1][1])
+    assert final["model_text"] == deltas
+    assert "75" in final["text"] and final["citations"]
+
+
+def test_a_restricted_answer_is_not_revealed(client: TestClient, keys: dict[str, str]) -> None:
+    body = {"question": "What is the salary band for an L3 Software Engineer?"}
+    response = client.post("/v1/ask", json=body, headers=auth(keys["employee"]))
+    assert response.status_code == 200
+    assert "salary-bands.md" not in response.text and "128,000" not in response.text
+
+
+def test_the_openapi_schema_is_served(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    assert {"/v1/search", "/v1/ask", "/healthz", "/readyz"} <= set(schema["paths"])
