@@ -9,8 +9,9 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI
 
-from api import problems, routes
+from api import feedback_routes, metrics, problems, routes
 from api.auth import Authenticator
+from api.feedback_store import FeedbackStore
 from core.settings import Settings
 from generation.answer import AnswerService
 from retrieval.search import Searcher
@@ -25,6 +26,7 @@ class Services:
     searcher: Searcher
     answers: AnswerService
     authenticator: Authenticator
+    feedback: FeedbackStore
 
 
 ServicesFactory = Callable[[Settings], AbstractContextManager[Services]]
@@ -54,6 +56,10 @@ def create_app(settings: Settings, open_services: ServicesFactory) -> FastAPI:
     )
     app.state.settings = settings
     app.state.ready = False
+    app.state.metrics = metrics.ApiMetrics()  # this app's own registry
+    app.add_middleware(metrics.MetricsMiddleware, metrics=app.state.metrics)
     problems.install(app)
     app.include_router(routes.router)
+    app.include_router(feedback_routes.router)
+    app.include_router(metrics.router)
     return app

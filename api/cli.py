@@ -14,6 +14,7 @@ from rich.table import Table
 from api import composition
 from api.ask_cli import ask
 from api.cli_support import err, fail, load_settings
+from api.feedback_cli import feedback_app
 from api.keys_cli import keys_app
 from api.models_cli import models_app
 from api.search_cli import search
@@ -30,6 +31,7 @@ docs_app = typer.Typer(help="Inspect and manage ingested documents.", no_args_is
 app.add_typer(docs_app, name="docs")
 app.add_typer(models_app, name="models")
 app.add_typer(keys_app, name="keys")
+app.add_typer(feedback_app, name="feedback")
 app.command()(search)
 app.command()(ask)
 app.command()(serve)

@@ -10,6 +10,7 @@ from functools import partial
 from pathlib import Path
 
 from api.app import Services
+from api.feedback_store import FeedbackStore
 from api.key_store import ApiKeyStore
 from core.errors import ConfigError
 from core.settings import Settings
@@ -305,13 +306,24 @@ def build_key_store(settings: Settings) -> ApiKeyStore:
     return ApiKeyStore(settings.registry_url)
 
 
+def build_feedback_store(settings: Settings) -> FeedbackStore:
+    """Answer feedback, in the registry's database (creating the data directory for SQLite)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return FeedbackStore(settings.registry_url)
+
+
 @contextmanager
 def open_services(settings: Settings) -> Iterator[Services]:
     """Everything the HTTP API serves with, open and warmed for the app's lifetime: the store,
-    the searcher and answer service sharing one embedder, and the API-key store."""
+    the searcher and answer service sharing one embedder, the API-key and feedback stores."""
     embedder = build_embedder(settings)
     generator = build_generator(settings)
     keys = build_key_store(settings)
+    try:
+        feedback = build_feedback_store(settings)
+    except BaseException:
+        keys.close()
+        raise
     try:
         with open_store(settings, embedder=embedder) as store:
             answers = build_answer_service(
@@ -322,6 +334,8 @@ def open_services(settings: Settings) -> Iterator[Services]:
                 searcher=build_searcher(settings, store.index, embedder=embedder),
                 answers=answers,
                 authenticator=keys,
+                feedback=feedback,
             )
     finally:
+        feedback.close()
         keys.close()

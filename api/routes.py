@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api.auth import Caller
+from api.metrics import metrics_of
 from api.problems import problem
 from api.schemas import AskRequest, SearchHit, SearchRequest, SearchResponse
 from core.errors import CitewiseError
@@ -87,8 +88,9 @@ def ask(
     filters = body.filters.to_search_filters()
     if accept and "text/event-stream" in accept:
         events = service.stream(body.question, caller, history=history, filters=filters)
-        return EventSourceResponse(_sse(events))
+        return EventSourceResponse(_sse(metrics_of(request).observe_events(events)))
     answer: Answer = service.answer(body.question, caller, history=history, filters=filters)
+    metrics_of(request).observe_answer(answer)
     return answer
 
 

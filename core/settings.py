@@ -202,6 +202,10 @@ class ApiSettings(_Section):
     )
     anonymous_user: str = "anonymous"
     admin_group: str = Field(default="admins", description="Group allowed to manage documents.")
+    metrics_public: bool = Field(
+        default=True,
+        description="Serve `GET /metrics` without an API key (for a Prometheus scraper).",
+    )
 
 
 class RegistrySettings(_Section):

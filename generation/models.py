@@ -7,6 +7,7 @@ these, and the API and evals read an ``Answer`` without knowing which LLM produc
 from __future__ import annotations
 
 from enum import StrEnum
+from uuid import uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
@@ -154,9 +155,13 @@ class Answer(_Frozen):
     and ``sources`` holds the closest sources found, for the reader to look at. Otherwise
     ``sources`` is the numbered context the model saw, so every ``[n]`` resolves in it.
     ``model_text`` keeps the model's raw output (useful to evals when the answer abstained or
-    sentences were removed).
+    sentences were removed). ``answer_id`` names this answer: feedback on it refers to it.
     """
 
+    answer_id: str = Field(
+        default_factory=lambda: uuid4().hex,
+        description="Unique id of this answer; `POST /v1/feedback` refers to it.",
+    )
     question: str
     text: str
     citations: tuple[Citation, ...] = ()

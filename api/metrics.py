@@ -1,0 +1,183 @@
+"""Prometheus metrics for ``GET /metrics``, kept in the app's own ``CollectorRegistry``.
+
+Each ``create_app`` call builds one ``ApiMetrics`` (nothing is registered at import time and the
+global default registry is not used), so two apps in one process, as in tests, count apart.
+
+Series:
+
+- ``citewise_http_requests_total{method, route, status}``: requests by route *template*
+  (``/v1/ask``, never the raw path; unmatched paths are ``route="<unmatched>"``), counted by
+  ``MetricsMiddleware`` once the response has been sent.
+- ``citewise_http_request_duration_seconds{method, route, status}``: a latency histogram of
+  the same requests. A streamed (SSE) answer is timed until its last event.
+- ``citewise_answers_total{outcome, reason}``: answers returned, ``outcome`` ``answered`` or
+  ``abstained``, ``reason`` the ``AbstainReason`` (``""`` when answered). Routes that return
+  answers call ``metrics_of(request).observe_answer(answer)``; for an answer stream,
+  ``observe_events`` does it when the final answer passes by.
+- ``citewise_ingest_jobs{state}``: a gauge for ingestion jobs, a hook for later. Nothing sets it
+  yet (ingestion runs from the CLI, not from the API); an HTTP ingestion endpoint or worker
+  should call ``set_ingest_jobs``.
+
+LLM token counts are not exported: an ``Answer`` does not carry the generator's token usage.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.auth import principal
+from generation.answer import AnswerEvent, FinalEvent
+from generation.models import Answer
+
+UNMATCHED = "<unmatched>"
+"""The ``route`` label of requests no route matched (keeps scanners from adding series)."""
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120)
+"""Seconds: from health checks to a CPU model answering a long question."""
+
+_HTTP_LABELS = ("method", "route", "status")
+
+
+class ApiMetrics:
+    """The API's counters and histograms, in a registry of their own."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._requests = Counter(
+            "citewise_http_requests",
+            "HTTP requests by route template and status.",
+            _HTTP_LABELS,
+            registry=self.registry,
+        )
+        self._latency = Histogram(
+            "citewise_http_request_duration_seconds",
+            "HTTP request latency by route template and status.",
+            _HTTP_LABELS,
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self._answers = Counter(
+            "citewise_answers",
+            "Answers returned, by outcome (answered, abstained) and abstain reason.",
+            ("outcome", "reason"),
+            registry=self.registry,
+        )
+        self._ingest_jobs = Gauge(
+            "citewise_ingest_jobs",
+            "Ingestion jobs by state (not set yet: ingestion runs from the CLI).",
+            ("state",),
+            registry=self.registry,
+        )
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count one finished request and its latency."""
+        labels = (method, route, str(status))
+        self._requests.labels(*labels).inc()
+        self._latency.labels(*labels).observe(seconds)
+
+    def observe_answer(self, answer: Answer) -> None:
+        """Count one answer returned to a caller."""
+        if answer.abstained:
+            reason = answer.abstain_reason.value if answer.abstain_reason else "unknown"
+            self._answers.labels("abstained", reason).inc()
+        else:
+            self._answers.labels("answered", "").inc()
+
+    def observe_events(self, events: Iterator[AnswerEvent]) -> Iterator[AnswerEvent]:
+        """Pass an answer stream through, counting its final answer."""
+        for event in events:
+            if isinstance(event, FinalEvent):
+                self.observe_answer(event.answer)
+            yield event
+
+    def set_ingest_jobs(self, state: str, count: int) -> None:
+        """Hook for later: how many ingestion jobs are in ``state`` (queued, running...)."""
+        self._ingest_jobs.labels(state).set(count)
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition of every series."""
+        return generate_latest(self.registry)
+
+
+def metrics_of(request: Request) -> ApiMetrics:
+    """The metrics of the app serving ``request``."""
+    metrics: ApiMetrics = request.app.state.metrics
+    return metrics
+
+
+class MetricsMiddleware:
+    """Pure ASGI middleware timing every HTTP request (streams included, unlike
+    ``BaseHTTPMiddleware``) and labelling it with the matched route's template."""
+
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve the request, then count it under its route template and final status."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500  # unless a response starts: an exception escaped
+        started = time.perf_counter()
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            # The router writes the matched route into the (shared) scope.
+            route = scope.get("route")
+            template = getattr(route, "path", None) if isinstance(route, BaseRoute) else None
+            self.metrics.observe_request(
+                scope.get("method", ""),
+                str(template) if template else UNMATCHED,
+                status,
+                time.perf_counter() - started,
+            )
+
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def _metrics_access(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """Anyone may scrape with ``api.metrics_public`` (the default); else an API key is needed."""
+    if not request.app.state.settings.api.metrics_public:
+        principal(request, credentials)
+
+
+router = APIRouter()
+
+
+@router.get(
+    "/metrics",
+    tags=["health"],
+    response_class=Response,
+    dependencies=[Depends(_metrics_access)],
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text."}},
+)
+def metrics(request: Request) -> Response:
+    """Prometheus metrics: requests, latency and answers (text exposition format)."""
+    return Response(metrics_of(request).render(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,113 @@
+"""Feedback and metrics through the real lifespan: ask with the real 0.5B model, rate the
+answer by its ``answer_id``, export the feedback with the CLI, and read ``/metrics``."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+from typer.testing import CliRunner
+
+from api import composition
+from api.app import create_app
+from api.cli import app as cli_app
+from api.key_store import ApiKeyStore
+from core.settings import Settings
+from ingest.acl_policy import AclPolicy
+from tests.conftest import SAMPLE_ACL, SAMPLE_CORPUS
+
+pytestmark = [pytest.mark.model, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory, small_gguf: Path) -> Settings:
+    root = tmp_path_factory.mktemp("api-feedback")
+    shutil.copytree(SAMPLE_CORPUS, root / "corpus")
+    settings = Settings.load(
+        data_dir=root / "data", ingest={"workers": 0}, llm={"model": str(small_gguf)}
+    )
+    with composition.open_store(settings) as store:
+        summary = composition.build_pipeline(settings, store).run(
+            [root / "corpus"], policy=AclPolicy.from_file(SAMPLE_ACL)
+        )
+    assert summary.failed == 0
+    return settings
+
+
+@pytest.fixture(scope="module")
+def token(settings: Settings) -> str:
+    store = ApiKeyStore(settings.registry_url)
+    try:
+        return store.create("eve")[1]
+    finally:
+        store.close()
+
+
+@pytest.fixture(scope="module")
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, composition.open_services)) as client:
+        yield client
+
+
+def counts(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
+    found = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name:
+                found[tuple(sorted(sample.labels.items()))] = sample.value
+    return found
+
+
+def test_ask_rate_export_and_metrics(
+    client: TestClient,
+    settings: Settings,
+    token: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+    question = "How much paid vacation do employees accrue?"
+    asked = client.post("/v1/ask", json={"question": question}, headers=headers)
+    assert asked.status_code == 200, asked.text
+    answer = asked.json()
+    assert len(answer["answer_id"]) == 32
+
+    body = {
+        "answer_id": answer["answer_id"],
+        "rating": "down",
+        "comment": "too short",
+        "question": question,
+        "answer_text": answer["text"],
+    }
+    rated = client.post("/v1/feedback", json=body, headers=headers)
+    assert rated.status_code == 201, rated.text
+    assert client.post("/v1/feedback", json=body).status_code == 401
+
+    monkeypatch.delenv("CITEWISE_CONFIG", raising=False)
+    monkeypatch.setenv("CITEWISE_DATA_DIR", str(settings.data_dir))
+    out = tmp_path / "feedback.jsonl"
+    exported = CliRunner().invoke(cli_app, ["feedback", "export", "--out", str(out)])
+    assert exported.exit_code == 0, exported.output
+    (row,) = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert row["feedback_id"] == rated.json()["feedback_id"]
+    assert (row["answer_id"], row["user_id"], row["rating"]) == (answer["answer_id"], "eve", "down")
+    assert (row["question"], row["answer_text"], row["comment"]) == (
+        question,
+        answer["text"],
+        "too short",
+    )
+
+    metrics = client.get("/metrics")
+    assert metrics.status_code == 200
+    requests = counts(metrics.text, "citewise_http_requests_total")
+    assert requests[(("method", "POST"), ("route", "/v1/ask"), ("status", "200"))] == 1
+    assert requests[(("method", "POST"), ("route", "/v1/feedback"), ("status", "201"))] == 1
+    answers = counts(metrics.text, "citewise_answers_total")
+    outcome = "abstained" if answer["abstained"] else "answered"
+    reason = answer["abstain_reason"] or ""
+    assert answers == {(("outcome", outcome), ("reason", reason)): 1}

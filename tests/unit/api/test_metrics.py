@@ -1,0 +1,132 @@
+"""``/metrics`` and ``/v1/feedback`` on an app whose services are fakes (no models loaded)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import cast
+
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from api.app import Services, create_app
+from api.feedback_store import FeedbackStore
+from api.metrics import ApiMetrics
+from core.models import Principal
+from core.settings import Settings
+from generation.answer import AnswerService, FinalEvent
+from generation.models import AbstainReason, Answer
+from retrieval.search import Searcher
+
+GOOD = {"Authorization": "Bearer good"}
+
+
+class FakeAuthenticator:
+    def authenticate(self, token: str) -> Principal | None:
+        return Principal(user_id="eve") if token == "good" else None
+
+
+def samples(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
+    found = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name:
+                found[tuple(sorted(sample.labels.items()))] = sample.value
+    return found
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[FeedbackStore]:
+    feedback = FeedbackStore(f"sqlite:///{tmp_path / 'registry.sqlite3'}")
+    yield feedback
+    feedback.close()
+
+
+def app_with(tmp_path: Path, store: FeedbackStore, **api: object) -> TestClient:
+    settings = Settings.load(data_dir=tmp_path / "data", api=api)
+
+    @contextmanager
+    def open_services(_: Settings) -> Iterator[Services]:
+        yield Services(
+            searcher=cast(Searcher, None),
+            answers=cast(AnswerService, None),
+            authenticator=FakeAuthenticator(),
+            feedback=store,
+        )
+
+    return TestClient(create_app(settings, open_services))
+
+
+def test_requests_are_counted_by_route_template(tmp_path: Path, store: FeedbackStore) -> None:
+    with app_with(tmp_path, store) as client:
+        client.get("/healthz")
+        client.get("/healthz")
+        client.get("/no/such/path/123")
+        client.post("/v1/feedback", json={"answer_id": "a1", "rating": "up"})  # no key: 401
+        response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    counts = samples(response.text, "citewise_http_requests_total")
+    assert counts[(("method", "GET"), ("route", "/healthz"), ("status", "200"))] == 2
+    assert counts[(("method", "GET"), ("route", "<unmatched>"), ("status", "404"))] == 1
+    assert counts[(("method", "POST"), ("route", "/v1/feedback"), ("status", "401"))] == 1
+    assert not any("/no/such" in dict(k)["route"] for k in counts)
+    latency = samples(response.text, "citewise_http_request_duration_seconds_count")
+    assert latency[(("method", "GET"), ("route", "/healthz"), ("status", "200"))] == 2
+
+
+def test_each_app_has_its_own_registry(tmp_path: Path, store: FeedbackStore) -> None:
+    with app_with(tmp_path, store) as first:
+        first.get("/healthz")
+    with app_with(tmp_path, store) as second:
+        text = second.get("/metrics").text
+    assert not samples(text, "citewise_http_requests_total").get(
+        (("method", "GET"), ("route", "/healthz"), ("status", "200"))
+    )
+
+
+def test_metrics_can_require_a_key(tmp_path: Path, store: FeedbackStore) -> None:
+    with app_with(tmp_path, store, metrics_public=False) as client:
+        assert client.get("/metrics").status_code == 401
+        ok = client.get("/metrics", headers=GOOD)
+        assert ok.status_code == 200
+
+
+def test_feedback_is_stored_with_the_caller(tmp_path: Path, store: FeedbackStore) -> None:
+    with app_with(tmp_path, store) as client:
+        body = {"answer_id": "a1", "rating": "down", "comment": "stale", "question": "Q?"}
+        response = client.post("/v1/feedback", json=body, headers=GOOD)
+        assert response.status_code == 201, response.text
+        feedback_id = response.json()["feedback_id"]
+        for bad in [
+            {"answer_id": "a1", "rating": "meh"},
+            {"answer_id": "", "rating": "up"},
+            {"answer_id": "a1", "rating": "up", "comment": "x" * 2001},
+            {"answer_id": "a1", "rating": "up", "extra": 1},
+        ]:
+            refused = client.post("/v1/feedback", json=bad, headers=GOOD)
+            assert refused.status_code == 422, bad
+    (stored,) = store.list_feedback()
+    assert (stored.feedback_id, stored.user_id, stored.answer_id) == (feedback_id, "eve", "a1")
+    assert (stored.rating, stored.comment, stored.question) == ("down", "stale", "Q?")
+
+
+def test_answers_are_counted_by_outcome() -> None:
+    metrics = ApiMetrics()
+    metrics.observe_answer(Answer(question="q", text="a"))
+    abstained = Answer(
+        question="q", text="no", abstained=True, abstain_reason=AbstainReason.WEAK_RETRIEVAL
+    )
+    assert list(metrics.observe_events(iter([FinalEvent(abstained)]))) == [FinalEvent(abstained)]
+    counts = samples(metrics.render().decode(), "citewise_answers_total")
+    assert counts == {
+        (("outcome", "answered"), ("reason", "")): 1,
+        (("outcome", "abstained"), ("reason", "weak_retrieval")): 1,
+    }
+
+
+def test_answers_have_distinct_ids() -> None:
+    first, second = Answer(question="q", text="a"), Answer(question="q", text="a")
+    assert len(first.answer_id) == 32 and first.answer_id != second.answer_id
