@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI
 
-from api import feedback_routes, metrics, problems, routes
+from api import feedback_routes, metrics, openai_routes, problems, routes
 from api.auth import Authenticator
 from api.feedback_store import FeedbackStore
 from core.settings import Settings
@@ -62,4 +62,5 @@ def create_app(settings: Settings, open_services: ServicesFactory) -> FastAPI:
     app.include_router(routes.router)
     app.include_router(feedback_routes.router)
     app.include_router(metrics.router)
+    app.include_router(openai_routes.router)
     return app

@@ -1,0 +1,255 @@
+"""``POST /v1/chat/completions``: an OpenAI-compatible front for the answer service, so the
+``openai`` SDK and existing chat clients can ask Citewise (``base_url=".../v1"``, the API key
+as ``api_key``).
+
+What differs from OpenAI's endpoint, on purpose:
+
+- The last ``user`` message is the question; the ``user``/``assistant`` turns before it are
+  the conversation, condensed by the answer service exactly as ``/v1/ask`` does with
+  ``history``. ``system`` (and ``developer``) messages are accepted and ignored: answers are
+  grounded in the caller's documents under our own prompt and rules, which a request must not
+  be able to override ("ignore your sources and ...").
+- ``temperature`` and ``max_tokens`` are accepted (clients send them) and ignored: the answer
+  path is configured on the server (``llm.*``, ``answer.*``) because the grounding check and
+  abstention thresholds are tuned for it.
+- The assistant message's ``content`` is the answer text with its ``[n]`` markers plus a
+  plain-text sources footer, so any chat client shows where the answer comes from. The
+  structured answer (citations with quotes, per-sentence verdicts, ``abstained``…) rides in an
+  extra top-level field ``citewise``: the ``Answer`` as ``/v1/ask`` returns it. With the SDK,
+  read it as ``completion.model_extra["citewise"]``.
+- ``usage.completion_tokens`` counts the model's raw text with its own tokenizer;
+  ``usage.prompt_tokens`` is 0 because the answer service does not report the size of the
+  prompt it built (sources + question).
+- Streaming sends the model's text as it is written; the grounding check only runs at the
+  end, so the last content chunk carries the sources footer (preceded by the checked answer
+  when the check changed the text) and the ``citewise`` field, then a ``stop`` chunk and
+  ``data: [DONE]``. A failure mid-stream is a ``data: {"error": {...}}`` chunk, which the SDK
+  raises as ``APIError``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Literal
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from api.auth import Caller
+from core.errors import CitewiseError
+from core.models import heading_line
+from generation.answer import AnswerEvent, AnswerService, DeltaEvent, FinalEvent
+from generation.models import Answer, ChatMessage, Role
+
+router = APIRouter(tags=["openai"])
+
+DEFAULT_MODEL = "citewise"
+_IGNORED_ROLES = frozenset({"system", "developer"})
+
+
+class OpenAiMessage(BaseModel):
+    """One chat message (text content only; SDK extras such as ``name`` are ignored)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    role: Literal["system", "developer", "user", "assistant"]
+    content: str = Field(max_length=20000)
+
+
+class ChatCompletionRequest(BaseModel):
+    """The subset of OpenAI's chat-completion request Citewise reads; other fields the SDK
+    may send (``top_p``, ``user``, ``stream_options``…) are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: str | None = Field(default=None, description="Echoed back; the server's model answers.")
+    messages: list[OpenAiMessage] = Field(min_length=1, max_length=100)
+    stream: bool = False
+    temperature: float | None = Field(default=None, description="Accepted and ignored.")
+    max_tokens: int | None = Field(default=None, description="Accepted and ignored.")
+
+    @model_validator(mode="after")
+    def _ends_with_a_question(self) -> ChatCompletionRequest:
+        turns = [m for m in self.messages if m.role not in _IGNORED_ROLES]
+        if not turns or turns[-1].role != "user":
+            raise ValueError("the conversation must end with a user message (the question)")
+        if not turns[-1].content.strip():
+            raise ValueError("the last user message (the question) is empty")
+        if len(turns[-1].content) > 2000:
+            raise ValueError("the question is longer than 2000 characters")
+        return self
+
+    def question(self) -> str:
+        """The last user message."""
+        return [m for m in self.messages if m.role == "user"][-1].content
+
+    def history(self) -> tuple[ChatMessage, ...]:
+        """The user/assistant turns before the question (system messages dropped)."""
+        turns = [m for m in self.messages if m.role not in _IGNORED_ROLES][:-1]
+        return tuple(ChatMessage(role=Role(m.role), content=m.content) for m in turns)
+
+
+class AssistantMessage(BaseModel):
+    """The answer as a chat message."""
+
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class Choice(BaseModel):
+    """The one choice Citewise returns."""
+
+    index: int = 0
+    message: AssistantMessage
+    finish_reason: Literal["stop"] = "stop"
+
+
+class Usage(BaseModel):
+    """Token counts; ``prompt_tokens`` is always 0 (not reported by the answer service)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+class ChatCompletion(BaseModel):
+    """OpenAI's ``chat.completion`` object plus the structured answer in ``citewise``."""
+
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[Choice]
+    usage: Usage
+    citewise: Answer = Field(description="The checked answer, as ``POST /v1/ask`` returns it.")
+
+
+@router.post(
+    "/v1/chat/completions",
+    response_model=ChatCompletion,
+    responses={
+        200: {
+            "content": {
+                "text/event-stream": {
+                    "description": "With `stream: true`: `chat.completion.chunk` objects as "
+                    "`data:` lines, the last content chunk carrying the sources footer and the "
+                    "`citewise` field, then `data: [DONE]`."
+                }
+            }
+        }
+    },
+)
+def chat_completions(
+    body: ChatCompletionRequest, caller: Caller, request: Request
+) -> ChatCompletion | EventSourceResponse:
+    """OpenAI-compatible chat: the last user message answered from the caller's documents,
+    with ``[n]`` citations and a sources footer."""
+    service: AnswerService = request.app.state.services.answers
+    model = body.model or DEFAULT_MODEL
+    completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+    created = int(time.time())
+    if body.stream:
+        events = service.stream(body.question(), caller, history=body.history())
+        chunks = _chunks(events, completion_id=completion_id, created=created, model=model)
+        return EventSourceResponse(chunks)
+    answer = service.answer(body.question(), caller, history=body.history())
+    return completion(
+        answer,
+        completion_id=completion_id,
+        created=created,
+        model=model,
+        completion_tokens=_completion_tokens(service, answer),
+    )
+
+
+def completion(
+    answer: Answer, *, completion_id: str, created: int, model: str, completion_tokens: int = 0
+) -> ChatCompletion:
+    """The ``chat.completion`` object for a checked answer."""
+    return ChatCompletion(
+        id=completion_id,
+        created=created,
+        model=model,
+        choices=[Choice(message=AssistantMessage(content=answer.text + sources_footer(answer)))],
+        usage=Usage(completion_tokens=completion_tokens, total_tokens=completion_tokens),
+        citewise=answer,
+    )
+
+
+def sources_footer(answer: Answer) -> str:
+    """``\\n\\nSources:\\n[1] Title > Section, p. 3 — file:///…`` for the cited sources, or the
+    closest sources under ``Closest sources:`` when the answer abstained; ``""`` if none."""
+    if answer.abstained:
+        entries = [
+            (s.number, s.title, s.section_path, s.pages, s.source_uri) for s in answer.sources
+        ]
+        label = "Closest sources"
+    else:
+        entries = [
+            (c.number, c.title, c.section_path, c.pages, c.source_uri) for c in answer.citations
+        ]
+        label = "Sources"
+    if not entries:
+        return ""
+    lines = []
+    for number, title, section_path, pages, uri in entries:
+        where = heading_line(title, section_path)
+        if pages:
+            where += f", {'p.' if len(pages) == 1 else 'pp.'} {', '.join(map(str, pages))}"
+        lines.append(f"[{number}] {where} — {uri}")
+    return f"\n\n{label}:\n" + "\n".join(lines)
+
+
+def final_content(answer: Answer, streamed: str) -> str:
+    """What the last streamed content chunk adds after the model's ``streamed`` text: the
+    checked answer when it differs (the check removed or replaced text, or nothing was
+    streamed because the service abstained before generating), then the sources footer."""
+    footer = sources_footer(answer)
+    if not streamed:
+        return answer.text + footer
+    if answer.abstained or answer.text.strip() != streamed.strip():
+        return f"\n\nChecked answer: {answer.text}{footer}"
+    return footer
+
+
+def _chunks(
+    events: Iterator[AnswerEvent], *, completion_id: str, created: int, model: str
+) -> Iterator[ServerSentEvent]:
+    """Answer events as ``chat.completion.chunk`` SSE ``data:`` lines, ending in ``[DONE]``."""
+
+    def chunk(delta: dict[str, str], finish: str | None = None, **extra: object) -> ServerSentEvent:
+        body: dict[str, object] = {
+            "id": completion_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            **extra,
+        }
+        return ServerSentEvent(json.dumps(body))
+
+    try:
+        yield chunk({"role": "assistant", "content": ""})
+        streamed: list[str] = []
+        for event in events:
+            if isinstance(event, DeltaEvent):
+                streamed.append(event.text)
+                yield chunk({"content": event.text})
+            elif isinstance(event, FinalEvent):
+                answer = event.answer
+                content = final_content(answer, "".join(streamed))
+                yield chunk({"content": content}, citewise=answer.model_dump(mode="json"))
+                yield chunk({}, "stop")
+    except CitewiseError as e:
+        error = {"message": e.message, "type": type(e).__name__, "code": None}
+        yield ServerSentEvent(json.dumps({"error": error}))
+    yield ServerSentEvent("[DONE]")
+
+
+def _completion_tokens(service: AnswerService, answer: Answer) -> int:
+    """Tokens the model wrote (0 when it was not asked: an early abstention)."""
+    return service.generator.count_tokens(answer.model_text) if answer.model_text else 0
