@@ -40,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api.auth import Caller
+from api.metrics import metrics_of
 from core.errors import CitewiseError
 from core.models import heading_line
 from generation.answer import AnswerEvent, AnswerService, DeltaEvent, FinalEvent
@@ -153,10 +154,13 @@ def chat_completions(
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
     if body.stream:
-        events = service.stream(body.question(), caller, history=body.history())
+        events = metrics_of(request).observe_events(
+            service.stream(body.question(), caller, history=body.history())
+        )
         chunks = _chunks(events, completion_id=completion_id, created=created, model=model)
         return EventSourceResponse(chunks)
     answer = service.answer(body.question(), caller, history=body.history())
+    metrics_of(request).observe_answer(answer)
     return completion(
         answer,
         completion_id=completion_id,
