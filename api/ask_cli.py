@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn
 
 from api import composition
-from api.cli_support import err, fail, load_settings
+from api.cli_support import err, fail, load_settings, split_values
 from core.errors import CitewiseError
 from core.models import Principal
 from core.settings import Settings
@@ -50,7 +50,7 @@ def ask(
         settings: Settings = load_settings(config)
         principal = Principal(
             user_id=user,
-            groups=tuple(g.strip() for v in groups or () for g in v.split(",") if g.strip()),
+            groups=split_values(groups),
             tenant=settings.tenant,
         )
         with _assembly_progress() as progress:

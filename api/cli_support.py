@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import typer
@@ -20,6 +21,11 @@ def load_settings(config: Path | None) -> Settings:
     settings = Settings.load(config)
     configure_logging(settings.log_level)
     return settings
+
+
+def split_values(values: Sequence[str] | None) -> tuple[str, ...]:
+    """Values of a repeatable option, each of which may also be comma-separated."""
+    return tuple(v.strip() for value in values or () for v in value.split(",") if v.strip())
 
 
 def fail(error: CitewiseError) -> typer.Exit:

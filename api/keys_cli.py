@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from api import composition
-from api.cli_support import err, fail, load_settings
+from api.cli_support import err, fail, load_settings, split_values
 from api.key_store import ApiKeyInfo, ApiKeyStore
 from core.errors import CitewiseError
 from core.settings import Settings
@@ -49,7 +49,7 @@ def keys_create(
         store = _open_store(settings)
         try:
             info, token = store.create(
-                user, _split(groups or ()), tenant=tenant or settings.tenant, name=name
+                user, split_values(groups), tenant=tenant or settings.tenant, name=name
             )
         finally:
             store.close()
@@ -117,10 +117,6 @@ def keys_revoke(
 
 def _open_store(settings: Settings) -> ApiKeyStore:
     return composition.build_key_store(settings)
-
-
-def _split(values: list[str] | tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(v.strip() for value in values for v in value.split(",") if v.strip())
 
 
 def _row(key: ApiKeyInfo) -> tuple[str, ...]:

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from api import composition
-from api.cli_support import fail, load_settings
+from api.cli_support import fail, load_settings, split_values
 from core.errors import CitewiseError
 from core.models import Principal
 from core.settings import Settings
@@ -51,9 +51,9 @@ def search(
     """Hybrid search (dense + BM25) over the documents the given principal may read."""
     try:
         settings: Settings = load_settings(config)
-        principal = Principal(user_id=user, groups=_split(groups or ()), tenant=settings.tenant)
+        principal = Principal(user_id=user, groups=split_values(groups), tenant=settings.tenant)
         filters = SearchFilters(
-            file_types=_split(file_type or ()),
+            file_types=split_values(file_type),
             path_prefix=path.resolve().as_uri() if path else None,
             modified_after=since,
             modified_before=until,
@@ -74,10 +74,6 @@ def search(
         return
     for rank, hit in enumerate(hits, start=1):
         _print_hit(rank, hit, query)
-
-
-def _split(values: list[str] | tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(v.strip() for value in values for v in value.split(",") if v.strip())
 
 
 def _as_dict(rank: int, hit: ScoredChunk, query: str) -> dict[str, object]:
