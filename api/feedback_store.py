@@ -8,19 +8,15 @@ each row usable on its own as an evaluation example (``citewise feedback export`
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Literal, get_args
 from uuid import uuid4
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import DateTime, String, Text, create_engine, event, select
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy import DateTime, String, Text, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from core.errors import RegistryError
-from ingest.registry import _tune_sqlite  # the same PRAGMAs for the same database file
+from ingest.sql_store import SqlStore
 
 Rating = Literal["up", "down"]
 RATINGS: tuple[str, ...] = get_args(Rating)
@@ -60,30 +56,11 @@ class Feedback(BaseModel):
     created_at: datetime
 
 
-class FeedbackStore:
+class FeedbackStore(SqlStore):
     """Feedback in a SQL database (SQLite or PostgreSQL)."""
 
     def __init__(self, url: str) -> None:
-        try:
-            self._engine = create_engine(url)
-            if self._engine.dialect.name == "sqlite":
-                event.listen(self._engine, "connect", _tune_sqlite)
-            _Base.metadata.create_all(self._engine)
-        except SQLAlchemyError as e:
-            raise RegistryError(f"cannot open the feedback store at {url}: {e}") from e
-        self._sessions = sessionmaker(self._engine, expire_on_commit=False)
-
-    def close(self) -> None:
-        """Release the database connections."""
-        self._engine.dispose()
-
-    @contextmanager
-    def _session(self) -> Iterator[Session]:
-        try:
-            with self._sessions.begin() as session:
-                yield session
-        except SQLAlchemyError as e:
-            raise RegistryError(f"feedback store operation failed: {e}", retryable=True) from e
+        super().__init__(url, _Base.metadata, "feedback store")
 
     def add(
         self,

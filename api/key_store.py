@@ -13,18 +13,16 @@ import hmac
 import json
 import re
 import secrets
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import DateTime, String, Text, create_engine, event, select
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy import DateTime, String, Text, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from core.errors import NotFoundError, RegistryError
 from core.models import Principal
-from ingest.registry import _tune_sqlite  # the same PRAGMAs for the same database file
+from ingest.sql_store import SqlStore
 
 TOKEN_PREFIX = "cw_"
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -68,30 +66,11 @@ class ApiKeyInfo(BaseModel):
     last_used_at: datetime | None
 
 
-class ApiKeyStore:
+class ApiKeyStore(SqlStore):
     """API keys in a SQL database (SQLite or PostgreSQL), checked on every HTTP request."""
 
     def __init__(self, url: str) -> None:
-        try:
-            self._engine = create_engine(url)
-            if self._engine.dialect.name == "sqlite":
-                event.listen(self._engine, "connect", _tune_sqlite)
-            _Base.metadata.create_all(self._engine)
-        except SQLAlchemyError as e:
-            raise RegistryError(f"cannot open the API key store at {url}: {e}") from e
-        self._sessions = sessionmaker(self._engine, expire_on_commit=False)
-
-    def close(self) -> None:
-        """Release the database connections."""
-        self._engine.dispose()
-
-    @contextmanager
-    def _session(self) -> Iterator[Session]:
-        try:
-            with self._sessions.begin() as session:
-                yield session
-        except SQLAlchemyError as e:
-            raise RegistryError(f"API key store operation failed: {e}", retryable=True) from e
+        super().__init__(url, _Base.metadata, "API key store")
 
     def create(
         self,

@@ -7,11 +7,8 @@ crash at any point is repaired by the next run.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -19,16 +16,14 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
-    create_engine,
     delete,
-    event,
     select,
 )
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from core.errors import NotFoundError, RegistryError
+from core.errors import NotFoundError
 from core.models import Acl, Document, DocumentStatus
+from ingest.sql_store import SqlStore
 
 
 class _Base(DeclarativeBase):
@@ -85,30 +80,11 @@ class IndexedState:
         )
 
 
-class DocumentRegistry:
+class DocumentRegistry(SqlStore):
     """Documents, their versions and an event log, in a SQL database."""
 
     def __init__(self, url: str) -> None:
-        try:
-            self._engine = create_engine(url)
-            if self._engine.dialect.name == "sqlite":
-                event.listen(self._engine, "connect", _tune_sqlite)
-            _Base.metadata.create_all(self._engine)
-        except SQLAlchemyError as e:
-            raise RegistryError(f"cannot open the registry at {url}: {e}") from e
-        self._sessions = sessionmaker(self._engine, expire_on_commit=False)
-
-    def close(self) -> None:
-        """Release the database connections."""
-        self._engine.dispose()
-
-    @contextmanager
-    def _session(self) -> Iterator[Session]:
-        try:
-            with self._sessions.begin() as session:
-                yield session
-        except SQLAlchemyError as e:
-            raise RegistryError(f"registry operation failed: {e}", retryable=True) from e
+        super().__init__(url, _Base.metadata, "registry")
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -263,16 +239,6 @@ class DocumentRegistry:
             row.acl_groups = list(acl.groups)
             row.updated_at = _now()
             _log(s, doc_id, "acl", acl.describe())
-
-
-def _tune_sqlite(connection: Any, _record: object) -> None:
-    # WAL lets readers (docs list) run beside a writer; NORMAL sync is durable across process
-    # crashes and only risks the last commit on power loss, which the next sync run repairs.
-    cursor = connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.close()
 
 
 def _require(s: Session, doc_id: str) -> _DocumentRow:
