@@ -154,3 +154,48 @@ class IngestSummary(_Frozen):
     def ok(self) -> bool:
         """True when no file failed."""
         return self.failed == 0
+
+
+class JobKind(StrEnum):
+    """What an ingestion job does to a document."""
+
+    UPLOAD = "upload"
+    DELETE = "delete"
+
+
+class JobStatus(StrEnum):
+    """Where an ingestion job stands; ``done`` and ``failed`` are final."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+    @property
+    def is_final(self) -> bool:
+        """True once the job will not change any more."""
+        return self in (JobStatus.DONE, JobStatus.FAILED)
+
+
+class IngestJob(_Frozen):
+    """A queued change to one document (an upload to index, or a delete), as the API shows it.
+
+    ``filename`` is the name the client sent, kept for display only: it never becomes a path.
+    """
+
+    job_id: str
+    kind: JobKind
+    status: JobStatus
+    doc_id: str
+    filename: str | None = None
+    file_type: str | None = None
+    size_bytes: int | None = None
+    acl: Acl | None = None
+    submitted_by: str
+    outcome: IngestOutcome | None = None
+    chunk_count: int | None = None
+    error: str | None = None
+    attempts: int = 0
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None

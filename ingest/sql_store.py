@@ -1,7 +1,8 @@
 """What every SQL-backed store shares: engine, SQLite tuning, sessions, error translation.
 
 The document registry, the API keys and the feedback live in the same database (SQLite by
-default, PostgreSQL by URL), each with its own tables; they open it the same way.
+default, PostgreSQL by URL), each with its own tables; they open it the same way, which
+brings its schema to the newest migration first.
 """
 
 from __future__ import annotations
@@ -10,26 +11,36 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy import Engine, MetaData, create_engine, event, inspect
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import RegistryError
+from ingest.schema import display_url, head_revision, upgrade_schema
 
 
 class SqlStore:
-    """A SQLAlchemy engine with its tables created, and transactional sessions whose
-    database errors become ``RegistryError`` (retryable) naming the store."""
+    """A SQLAlchemy engine on a database at the newest schema revision, and transactional
+    sessions whose database errors become ``RegistryError`` (retryable) naming the store.
+
+    ``metadata`` holds the store's tables; the migrations create them (``ingest.schema``),
+    and opening checks that they did, so a model added without a migration fails here, clearly.
+    """
 
     def __init__(self, url: str, metadata: MetaData, name: str) -> None:
         self._name = name
         try:
             self._engine = create_engine(url)
+        except SQLAlchemyError as e:
+            raise RegistryError(f"cannot open the {name} at {display_url(url)}: {e}") from e
+        try:
             if self._engine.dialect.name == "sqlite":
                 event.listen(self._engine, "connect", _tune_sqlite)
-            metadata.create_all(self._engine)
-        except SQLAlchemyError as e:
-            raise RegistryError(f"cannot open the {name} at {url}: {e}") from e
+            upgrade_schema(self._engine)
+            _check_tables(self._engine, metadata, name)
+        except BaseException:
+            self._engine.dispose()
+            raise
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
 
     def close(self) -> None:
@@ -43,6 +54,20 @@ class SqlStore:
                 yield session
         except SQLAlchemyError as e:
             raise RegistryError(f"{self._name} operation failed: {e}", retryable=True) from e
+
+
+def _check_tables(engine: Engine, metadata: MetaData, name: str) -> None:
+    try:
+        existing = set(inspect(engine).get_table_names())
+    except SQLAlchemyError as e:
+        raise RegistryError(f"cannot open the {name} at {display_url(engine.url)}: {e}") from e
+    missing = sorted(set(metadata.tables) - existing)
+    if missing:
+        raise RegistryError(
+            f"the {name}'s tables {', '.join(missing)} are missing at "
+            f"{display_url(engine.url)} at schema revision {head_revision()}: "
+            "no migration in ingest/migrations/versions creates them"
+        )
 
 
 def _tune_sqlite(connection: Any, _record: object) -> None:

@@ -1,0 +1,1 @@
+"""One file per schema revision; each names its parent in ``down_revision``."""
