@@ -1,4 +1,5 @@
-"""Who is calling: the ``Authorization: Bearer`` API key turned into a ``Principal``."""
+"""Who is calling: the ``Authorization: Bearer`` token (an API key, or an OIDC JWT when
+``api.oidc`` is configured) turned into a ``Principal``."""
 
 from __future__ import annotations
 
@@ -7,16 +8,27 @@ from typing import Annotated, Protocol
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from core.errors import CitewiseError
 from core.models import PUBLIC_GROUP, Principal
 
-_bearer = HTTPBearer(auto_error=False, description="An API key from `citewise keys create`.")
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="An API key from `citewise keys create`, or an OIDC access token (JWT) when "
+    "`api.oidc` is configured.",
+)
+
+
+class AuthenticationError(CitewiseError):
+    """A bearer token was rejected; the message says why in one line, never echoing the token
+    (answered 401 with an RFC 6750 ``invalid_token`` challenge)."""
 
 
 class Authenticator(Protocol):
     """Turns a bearer token into the principal it stands for, or ``None``."""
 
     def authenticate(self, token: str) -> Principal | None:
-        """The principal of a valid, unrevoked token."""
+        """The principal of a valid, unrevoked token; ``None`` when it is unknown, or
+        AuthenticationError when the reason is worth telling (an expired JWT)."""
         ...
 
 

@@ -11,7 +11,15 @@ import os
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -190,6 +198,100 @@ class AnswerSettings(_Section):
     )
 
 
+# Asymmetric signature algorithms only: with HS* the JWKS (which is public) would be the HMAC
+# secret, so anyone could forge tokens; "none" means no signature at all.
+OIDC_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+
+
+class OidcSettings(_Section):
+    """OpenID Connect: JWT access tokens from an identity provider, accepted beside API keys.
+
+    Off until ``issuer`` is set; then ``audience`` and exactly one of ``jwks_url`` /
+    ``jwks_file`` are required.
+    """
+
+    issuer: str | None = Field(
+        default=None,
+        description="The identity provider's issuer, exactly as in the tokens' `iss` claim; "
+        "null turns OIDC off.",
+    )
+    audience: str | None = Field(
+        default=None,
+        description="The `aud` a token must carry to be accepted here (e.g. this API's client "
+        "id); required with issuer.",
+    )
+    jwks_url: str | None = Field(
+        default=None,
+        description="The provider's JWKS endpoint (its discovery document's `jwks_uri`).",
+    )
+    jwks_file: Path | None = Field(
+        default=None,
+        description="A JWKS JSON file, instead of jwks_url, for offline or air-gapped "
+        "deployments (re-read on restart).",
+    )
+    algorithms: tuple[str, ...] = Field(
+        default=("RS256", "ES256"),
+        min_length=1,
+        description="Accepted signature algorithms; asymmetric only (RS*, PS*, ES*, EdDSA).",
+    )
+    user_claim: str = Field(
+        default="sub", description="The claim naming the user (a dotted path for nested ones)."
+    )
+    groups_claim: str = Field(
+        default="groups",
+        description="The claim listing the user's groups: a list, or a space- or "
+        "comma-separated string; a dotted path reads nested claims (Keycloak: "
+        "realm_access.roles).",
+    )
+    tenant_claim: str | None = Field(
+        default=None,
+        description="The claim naming the user's tenant; null: the configured `tenant`.",
+    )
+    leeway_s: float = Field(
+        default=30, ge=0, le=600, description="Clock skew tolerated on exp, nbf and iat."
+    )
+    jwks_cache_s: int = Field(
+        default=300, ge=1, description="How long fetched keys are reused before a refresh."
+    )
+
+    @property
+    def enabled(self) -> bool:
+        """Whether JWTs are accepted at all."""
+        return self.issuer is not None
+
+    @field_validator("algorithms")
+    @classmethod
+    def _asymmetric_only(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        refused = [a for a in value if a not in OIDC_ALGORITHMS]
+        if refused:
+            raise ValueError(
+                f"unsupported or unsafe algorithms {refused}: use asymmetric ones only "
+                f"({', '.join(sorted(OIDC_ALGORITHMS))}); 'none' and symmetric HS* would let "
+                "anyone holding the public keys forge tokens"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _check_sources(self) -> OidcSettings:
+        if self.issuer is None:
+            # A half-written configuration would silently leave OIDC off: say so instead.
+            if self.audience or self.jwks_url or self.jwks_file:
+                raise ValueError(
+                    "oidc.audience or a JWKS is set but oidc.issuer is not: set issuer to turn "
+                    "OIDC on"
+                )
+            return self
+        if not self.audience:
+            raise ValueError("oidc.audience is required when oidc.issuer is set")
+        if (self.jwks_url is None) == (self.jwks_file is None):
+            raise ValueError("set exactly one of oidc.jwks_url and oidc.jwks_file")
+        if self.jwks_url is not None and not self.jwks_url.startswith(("https://", "http://")):
+            raise ValueError("oidc.jwks_url must be an http(s) URL")
+        return self
+
+
 class ApiSettings(_Section):
     """The HTTP service (``citewise serve``)."""
 
@@ -205,6 +307,15 @@ class ApiSettings(_Section):
     metrics_public: bool = Field(
         default=True,
         description="Serve `GET /metrics` without an API key (for a Prometheus scraper).",
+    )
+    oidc: OidcSettings = OidcSettings()
+    max_upload_mb: float = Field(
+        default=50.0, gt=0, description="Largest document accepted by `POST /v1/documents`."
+    )
+    run_jobs: bool = Field(
+        default=True,
+        description="Run ingestion jobs (uploads, deletes) in the serving process; off when a "
+        "separate `citewise worker` runs them.",
     )
 
 
@@ -250,6 +361,14 @@ class IngestSettings(_Section):
     )
     embed_group: int = Field(
         default=256, ge=1, description="Passages gathered across documents per embedder call."
+    )
+    worker_id: str | None = Field(
+        default=None,
+        description="Names this process's claims on ingestion jobs, so after a restart it "
+        "resumes its own interrupted jobs and no other worker's; default: the host name.",
+    )
+    max_job_attempts: int = Field(
+        default=3, ge=1, description="A job interrupted this many times is marked failed."
     )
 
 

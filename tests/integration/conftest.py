@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +14,7 @@ from core.models import IngestSummary
 from core.settings import Settings
 from ingest.acl_policy import AclPolicy
 from retrieval.embedder import Embedder, Vector
+from tests.conftest import SAMPLE_ACL, SAMPLE_CORPUS
 
 
 class CountingEmbedder:
@@ -75,3 +77,20 @@ def store(settings: Settings, counting: CountingEmbedder) -> Callable[[], object
             yield s
 
     return open_
+
+
+@pytest.fixture(scope="module")
+def sample_api_settings(tmp_path_factory: pytest.TempPathFactory, small_gguf: Path) -> Settings:
+    """Settings over a fresh copy of the sample corpus, ingested once per test module with
+    its ACL (``hr/**`` is HR-only), answering with the 0.5B model: what API tests serve."""
+    root = tmp_path_factory.mktemp("api-sample")
+    shutil.copytree(SAMPLE_CORPUS, root / "corpus")
+    settings = Settings.load(
+        data_dir=root / "data", ingest={"workers": 0}, llm={"model": str(small_gguf)}
+    )
+    with composition.open_store(settings) as store:
+        summary = composition.build_pipeline(settings, store).run(
+            [root / "corpus"], policy=AclPolicy.from_file(SAMPLE_ACL)
+        )
+    assert summary.failed == 0
+    return settings
