@@ -9,11 +9,14 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI
 
-from api import feedback_routes, metrics, openai_routes, problems, routes
+from api import document_routes, feedback_routes, metrics, openai_routes, problems, routes
 from api.auth import Authenticator
 from api.feedback_store import FeedbackStore
+from api.upload_limit import UploadLimitMiddleware
 from core.settings import Settings
 from generation.answer import AnswerService
+from ingest.document_service import DocumentService
+from ingest.job_runner import JobRunner
 from retrieval.search import Searcher
 
 _log = logging.getLogger(__name__)
@@ -27,6 +30,9 @@ class Services:
     answers: AnswerService
     authenticator: Authenticator
     feedback: FeedbackStore
+    documents: DocumentService
+    job_runner: JobRunner | None = None
+    """Runs uploads and deletes in this process (None when a separate worker does)."""
 
 
 ServicesFactory = Callable[[Settings], AbstractContextManager[Services]]
@@ -41,6 +47,8 @@ def create_app(settings: Settings, open_services: ServicesFactory) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with open_services(settings) as services:
             app.state.services = services
+            if services.job_runner is not None:
+                services.job_runner.subscribe(app.state.metrics.observe_job)
             app.state.ready = True
             _log.info("ready", extra={"model": settings.llm.model})
             try:
@@ -57,10 +65,16 @@ def create_app(settings: Settings, open_services: ServicesFactory) -> FastAPI:
     app.state.settings = settings
     app.state.ready = False
     app.state.metrics = metrics.ApiMetrics()  # this app's own registry
+    app.add_middleware(
+        UploadLimitMiddleware,
+        path="/v1/documents",
+        max_bytes=int(settings.api.max_upload_mb * 1_000_000),
+    )
     app.add_middleware(metrics.MetricsMiddleware, metrics=app.state.metrics)
     problems.install(app)
     app.include_router(routes.router)
     app.include_router(feedback_routes.router)
     app.include_router(metrics.router)
     app.include_router(openai_routes.router)
+    app.include_router(document_routes.router)
     return app

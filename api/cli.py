@@ -14,11 +14,13 @@ from rich.table import Table
 from api import composition
 from api.ask_cli import ask
 from api.cli_support import err, fail, load_settings
+from api.db_cli import db_app
 from api.feedback_cli import feedback_app
 from api.keys_cli import keys_app
 from api.models_cli import models_app
 from api.search_cli import search
 from api.serve_cli import serve
+from api.worker_cli import worker
 from core.errors import CitewiseError, NotFoundError
 from core.models import Acl, Document, FileResult, IngestOutcome, IngestSummary
 
@@ -32,9 +34,11 @@ app.add_typer(docs_app, name="docs")
 app.add_typer(models_app, name="models")
 app.add_typer(keys_app, name="keys")
 app.add_typer(feedback_app, name="feedback")
+app.add_typer(db_app, name="db")
 app.command()(search)
 app.command()(ask)
 app.command()(serve)
+app.command()(worker)
 
 out = Console(soft_wrap=True)
 

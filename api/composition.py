@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+import socket
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 from api.app import Services
+from api.auth import Authenticator
 from api.feedback_store import FeedbackStore
 from api.key_store import ApiKeyStore
+from api.oidc import BearerAuthenticator, JwtAuthenticator
 from core.errors import ConfigError
+from core.models import Acl
 from core.settings import Settings
 from generation.abstention import AbstentionPolicy
 from generation.answer import AnswerOptions, AnswerService
@@ -21,11 +25,16 @@ from generation.grounding import LexicalEmbeddingJudge
 from generation.llama_cpp_generator import LlamaCppGenerator
 from generation.model_store import ProgressCallback, resolve_model_path
 from ingest.acl_policy import AclPolicy
+from ingest.document_service import DocumentService
+from ingest.job_runner import JobRunner
+from ingest.job_store import JobStore
 from ingest.pipeline import IngestPipeline
 from ingest.processing import DocumentProcessor
 from ingest.registry import DocumentRegistry
 from ingest.unstructured_adapter.chunking import ChunkingOptions, StructuredChunker
 from ingest.unstructured_adapter.processor import UnstructuredProcessor
+from ingest.unstructured_adapter.sniffing import sniff_extension
+from ingest.upload_staging import UploadStaging
 from ingest.workers import ProcessorPool
 from ingest.writer import DocumentWriter
 from retrieval.context import AssemblyOptions, ContextAssembler
@@ -224,9 +233,12 @@ def open_store(settings: Settings, *, embedder: Embedder | None = None) -> Itera
         registry.close()
 
 
-def build_pipeline(settings: Settings, store: Store) -> IngestPipeline:
-    """The ingestion pipeline over an open store."""
-    pool = ProcessorPool(partial(build_processor, settings), workers=settings.ingest.workers)
+def build_pipeline(
+    settings: Settings, store: Store, *, pool: ProcessorPool | None = None
+) -> IngestPipeline:
+    """The ingestion pipeline over an open store (parsing in ``pool``, or a pool of its own)."""
+    if pool is None:
+        pool = ProcessorPool(partial(build_processor, settings), workers=settings.ingest.workers)
     return IngestPipeline(
         registry=store.registry,
         writer=store.writer,
@@ -306,6 +318,14 @@ def build_key_store(settings: Settings) -> ApiKeyStore:
     return ApiKeyStore(settings.registry_url)
 
 
+def build_authenticator(settings: Settings, keys: Authenticator) -> Authenticator:
+    """Bearer tokens: API keys from ``keys``, plus JWTs from the configured OIDC issuer when
+    ``api.oidc.issuer`` is set (ConfigError for an unusable ``jwks_file``)."""
+    oidc = settings.api.oidc
+    jwts = JwtAuthenticator(oidc, default_tenant=settings.tenant) if oidc.enabled else None
+    return BearerAuthenticator(keys, jwts)
+
+
 def build_feedback_store(settings: Settings) -> FeedbackStore:
     """Answer feedback, in the registry's database (creating the data directory for SQLite)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -313,29 +333,71 @@ def build_feedback_store(settings: Settings) -> FeedbackStore:
 
 
 @contextmanager
+def open_document_service(
+    settings: Settings, store: Store, *, run_jobs: bool | None = None
+) -> Iterator[tuple[DocumentService, JobRunner | None]]:
+    """The document endpoints' service over an open store, and (with ``run_jobs``, default
+    ``api.run_jobs``) the job runner that applies uploads and deletes in this process, started
+    and later stopped."""
+    with ExitStack() as stack:
+        jobs = stack.enter_context(closing(JobStore(settings.registry_url)))
+        staging = UploadStaging(
+            settings.data_dir / "uploads",
+            max_bytes=int(settings.api.max_upload_mb * 1_000_000),
+            sniff=sniff_extension,
+        )
+        runner = None
+        if settings.api.run_jobs if run_jobs is None else run_jobs:
+            # Parser processes stay up between jobs: uploads arrive one at a time.
+            pool = ProcessorPool(
+                partial(build_processor, settings),
+                workers=settings.ingest.workers,
+                keep_alive=True,
+            )
+            stack.callback(pool.close)
+            runner = JobRunner(
+                jobs=jobs,
+                pipeline=build_pipeline(settings, store, pool=pool),
+                writer=store.writer,
+                registry=store.registry,
+                staging=staging,
+                default_acl=Acl(groups=settings.acl.default_groups),
+                worker_id=settings.ingest.worker_id or socket.gethostname(),
+                max_attempts=settings.ingest.max_job_attempts,
+            )
+            runner.start()
+            stack.callback(runner.stop)
+        service = DocumentService(
+            registry=store.registry,
+            jobs=jobs,
+            staging=staging,
+            writer=store.writer,
+            runner=runner,
+        )
+        yield service, runner
+
+
+@contextmanager
 def open_services(settings: Settings) -> Iterator[Services]:
     """Everything the HTTP API serves with, open and warmed for the app's lifetime: the store,
-    the searcher and answer service sharing one embedder, the API-key and feedback stores."""
+    the searcher and answer service sharing one embedder, the API-key and feedback stores, and
+    the document service with its job runner."""
     embedder = build_embedder(settings)
     generator = build_generator(settings)
-    keys = build_key_store(settings)
-    try:
-        feedback = build_feedback_store(settings)
-    except BaseException:
-        keys.close()
-        raise
-    try:
-        with open_store(settings, embedder=embedder) as store:
-            answers = build_answer_service(
-                settings, store.index, generator=generator, embedder=embedder
-            )
-            answers.warm_up()
-            yield Services(
-                searcher=build_searcher(settings, store.index, embedder=embedder),
-                answers=answers,
-                authenticator=keys,
-                feedback=feedback,
-            )
-    finally:
-        feedback.close()
-        keys.close()
+    with ExitStack() as stack:
+        keys = stack.enter_context(closing(build_key_store(settings)))
+        feedback = stack.enter_context(closing(build_feedback_store(settings)))
+        store = stack.enter_context(open_store(settings, embedder=embedder))
+        answers = build_answer_service(
+            settings, store.index, generator=generator, embedder=embedder
+        )
+        answers.warm_up()
+        documents, runner = stack.enter_context(open_document_service(settings, store))
+        yield Services(
+            searcher=build_searcher(settings, store.index, embedder=embedder),
+            answers=answers,
+            authenticator=build_authenticator(settings, keys),
+            feedback=feedback,
+            documents=documents,
+            job_runner=runner,
+        )

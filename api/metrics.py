@@ -14,11 +14,13 @@ Series:
   ``abstained``, ``reason`` the ``AbstainReason`` (``""`` when answered). Routes that return
   answers call ``metrics_of(request).observe_answer(answer)``; for an answer stream,
   ``observe_events`` does it when the final answer passes by.
-- ``citewise_ingest_jobs{state}``: a gauge for ingestion jobs, a hook for later. Nothing sets it
-  yet (ingestion runs from the CLI, not from the API); an HTTP ingestion endpoint or worker
-  should call ``set_ingest_jobs``.
-
-LLM token counts are not exported: an ``Answer`` does not carry the generator's token usage.
+- ``citewise_llm_tokens_total{kind}``: tokens of answer prompts (``kind="prompt"``) and of
+  what the model wrote (``kind="completion"``), counted with the answers (history condensing
+  calls are not counted).
+- ``citewise_ingest_jobs{state}``: ingestion jobs in the queue by state (queued, running, done,
+  failed), read from the job store when ``/metrics`` is scraped.
+- ``citewise_ingest_jobs_finished_total{kind, status}`` and
+  ``citewise_ingest_job_duration_seconds{kind}``: jobs this process ran, and how long each took.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import principal
+from core.models import IngestJob
 from generation.answer import AnswerEvent, FinalEvent
 from generation.models import Answer
 
@@ -77,10 +80,29 @@ class ApiMetrics:
             ("outcome", "reason"),
             registry=self.registry,
         )
+        self._tokens = Counter(
+            "citewise_llm_tokens",
+            "LLM tokens of answers: prompt and completion.",
+            ("kind",),
+            registry=self.registry,
+        )
         self._ingest_jobs = Gauge(
             "citewise_ingest_jobs",
-            "Ingestion jobs by state (not set yet: ingestion runs from the CLI).",
+            "Ingestion jobs in the queue by state.",
             ("state",),
+            registry=self.registry,
+        )
+        self._jobs_finished = Counter(
+            "citewise_ingest_jobs_finished",
+            "Ingestion jobs run by this process, by kind and final status.",
+            ("kind", "status"),
+            registry=self.registry,
+        )
+        self._job_seconds = Histogram(
+            "citewise_ingest_job_duration_seconds",
+            "Time to run one ingestion job.",
+            ("kind",),
+            buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
 
@@ -97,6 +119,8 @@ class ApiMetrics:
             self._answers.labels("abstained", reason).inc()
         else:
             self._answers.labels("answered", "").inc()
+        self._tokens.labels("prompt").inc(answer.prompt_tokens)
+        self._tokens.labels("completion").inc(answer.completion_tokens)
 
     def observe_events(self, events: Iterator[AnswerEvent]) -> Iterator[AnswerEvent]:
         """Pass an answer stream through, counting its final answer."""
@@ -106,8 +130,13 @@ class ApiMetrics:
             yield event
 
     def set_ingest_jobs(self, state: str, count: int) -> None:
-        """Hook for later: how many ingestion jobs are in ``state`` (queued, running...)."""
+        """How many ingestion jobs are in ``state`` (queued, running, done, failed)."""
         self._ingest_jobs.labels(state).set(count)
+
+    def observe_job(self, job: IngestJob, seconds: float) -> None:
+        """Count one ingestion job this process finished running."""
+        self._jobs_finished.labels(job.kind.value, job.status.value).inc()
+        self._job_seconds.labels(job.kind.value).observe(seconds)
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every series."""
@@ -179,5 +208,9 @@ router = APIRouter()
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text."}},
 )
 def metrics(request: Request) -> Response:
-    """Prometheus metrics: requests, latency and answers (text exposition format)."""
-    return Response(metrics_of(request).render(), media_type=CONTENT_TYPE_LATEST)
+    """Prometheus metrics: requests, latency, answers, tokens and ingestion jobs (text
+    exposition format)."""
+    metrics = metrics_of(request)
+    for state, count in request.app.state.services.documents.job_counts().items():
+        metrics.set_ingest_jobs(state.value, count)
+    return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -17,9 +17,8 @@ What differs from OpenAI's endpoint, on purpose:
   structured answer (citations with quotes, per-sentence verdicts, ``abstained``…) rides in an
   extra top-level field ``citewise``: the ``Answer`` as ``/v1/ask`` returns it. With the SDK,
   read it as ``completion.model_extra["citewise"]``.
-- ``usage.completion_tokens`` counts the model's raw text with its own tokenizer;
-  ``usage.prompt_tokens`` is 0 because the answer service does not report the size of the
-  prompt it built (sources + question).
+- ``usage`` is the answer's own token count: the prompt the answer service built (rules,
+  sources, question) and the model's raw text, both 0 for an abstention that needed no model.
 - Streaming sends the model's text as it is written; the grounding check only runs at the
   end, so the last content chunk carries the sources footer (preceded by the checked answer
   when the check changed the text) and the ``citewise`` field, then a ``stop`` chunk and
@@ -110,7 +109,7 @@ class Choice(BaseModel):
 
 
 class Usage(BaseModel):
-    """Token counts; ``prompt_tokens`` is always 0 (not reported by the answer service)."""
+    """Token counts of the answer prompt and of the model's text."""
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -161,25 +160,22 @@ def chat_completions(
         return EventSourceResponse(chunks)
     answer = service.answer(body.question(), caller, history=body.history())
     metrics_of(request).observe_answer(answer)
-    return completion(
-        answer,
-        completion_id=completion_id,
-        created=created,
-        model=model,
-        completion_tokens=_completion_tokens(service, answer),
-    )
+    return completion(answer, completion_id=completion_id, created=created, model=model)
 
 
-def completion(
-    answer: Answer, *, completion_id: str, created: int, model: str, completion_tokens: int = 0
-) -> ChatCompletion:
+def completion(answer: Answer, *, completion_id: str, created: int, model: str) -> ChatCompletion:
     """The ``chat.completion`` object for a checked answer."""
+    usage = Usage(
+        prompt_tokens=answer.prompt_tokens,
+        completion_tokens=answer.completion_tokens,
+        total_tokens=answer.prompt_tokens + answer.completion_tokens,
+    )
     return ChatCompletion(
         id=completion_id,
         created=created,
         model=model,
         choices=[Choice(message=AssistantMessage(content=answer.text + sources_footer(answer)))],
-        usage=Usage(completion_tokens=completion_tokens, total_tokens=completion_tokens),
+        usage=usage,
         citewise=answer,
     )
 
@@ -252,8 +248,3 @@ def _chunks(
         error = {"message": e.message, "type": type(e).__name__, "code": None}
         yield ServerSentEvent(json.dumps({"error": error}))
     yield ServerSentEvent("[DONE]")
-
-
-def _completion_tokens(service: AnswerService, answer: Answer) -> int:
-    """Tokens the model wrote (0 when it was not asked: an early abstention)."""
-    return service.generator.count_tokens(answer.model_text) if answer.model_text else 0

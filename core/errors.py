@@ -44,6 +44,14 @@ class ParseError(DocumentError):
     """The parser failed on the file (corrupt, wrong content for its extension, bad encoding)."""
 
 
+class UnsupportedFormatError(DocumentError):
+    """The file is not a format Citewise ingests (by its name, or by what its bytes are)."""
+
+
+class TooLargeError(DocumentError):
+    """A file is over a configured size limit."""
+
+
 class MissingToolError(DocumentError):
     """A system tool needed for this format (LibreOffice, tesseract) is not installed."""
 

@@ -153,7 +153,12 @@ class AnswerService:
             # Cut off by max_tokens: a half sentence would be judged as a claim; drop it.
             text = _complete_sentences(text)
             _log.warning("answer hit max_tokens", extra={"tokens": result.completion_tokens})
-        return _with_total(self._finalize(prompt, text, prepared.timings), started)
+        answer = self._finalize(prompt, text, prepared.timings)
+        usage = {
+            "prompt_tokens": result.prompt_tokens or prompt.prompt_tokens,
+            "completion_tokens": result.completion_tokens,
+        }
+        return _with_total(answer.model_copy(update=usage), started)
 
     def stream(
         self,
@@ -183,8 +188,14 @@ class AnswerService:
             parts.append(delta)
             yield DeltaEvent(delta)
         prepared.timings["generate"] = time.perf_counter() - t0
-        answer = self._finalize(prompt, "".join(parts), prepared.timings)
-        yield FinalEvent(_with_total(answer, started))
+        text = "".join(parts)
+        answer = self._finalize(prompt, text, prepared.timings)
+        # A stream reports no usage: count with the model's own tokenizer.
+        usage = {
+            "prompt_tokens": prompt.prompt_tokens,
+            "completion_tokens": self._generator.count_tokens(text),
+        }
+        yield FinalEvent(_with_total(answer.model_copy(update=usage), started))
 
     def condense(self, question: str, history: Sequence[ChatMessage]) -> str:
         """``question`` rewritten as a standalone question, given the conversation."""

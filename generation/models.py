@@ -174,6 +174,10 @@ class Answer(_Frozen):
     model_text: str | None = None
     prompt_id: str | None = None
     timings: dict[str, float] = Field(default_factory=dict)
+    prompt_tokens: int = Field(
+        default=0, ge=0, description="Tokens of the answer prompt (0 when none was sent)."
+    )
+    completion_tokens: int = Field(default=0, ge=0, description="Tokens the model wrote.")
 
     @property
     def flagged(self) -> tuple[SentenceVerdict, ...]:

@@ -91,7 +91,7 @@ class IngestPipeline:
         if on_total:
             on_total(len(found.files))
         self._finish_interrupted_deletes()
-        jobs = list(self._plan(found.files, policy, emit))
+        jobs = list(self._plan(found.files, lambda f: policy.acl_for(f.relative_path), emit))
         self._process(jobs, emit, tokens)
         if prune:
             seen = {document_id(f.source_uri) for f in found.files}
@@ -117,13 +117,26 @@ class IngestPipeline:
             files=tuple(results),
         )
 
+    def ingest_file(self, source: SourceFile, acl: Acl) -> FileResult:
+        """Ingest one file under its own source URI (an upload) with the same sync rules as a
+        folder run: unchanged content only has its ACL refreshed, a change is re-indexed."""
+        results: list[FileResult] = []
+        jobs = list(self._plan([source], lambda _: acl, results.append))
+        self._process(jobs, results.append, Counter())
+        if results[0].outcome in (IngestOutcome.ADDED, IngestOutcome.UPDATED):
+            self._writer.optimize()
+        return results[0]
+
     def _plan(
-        self, files: Sequence[SourceFile], policy: AclPolicy, emit: ProgressCallback
+        self,
+        files: Sequence[SourceFile],
+        acl_for: Callable[[SourceFile], Acl],
+        emit: ProgressCallback,
     ) -> Iterator[_Job]:
         """Decide per file: skip it, refresh only its ACL, or (re)index it."""
         for source in files:
             doc_id = document_id(source.source_uri)
-            acl = policy.acl_for(source.relative_path)
+            acl = acl_for(source)
             state = self._registry.state(doc_id)
             stat = source.path.stat()
             if stat.st_size == 0:

@@ -12,16 +12,17 @@ from ingest.formats import is_supported
 
 @dataclass(frozen=True)
 class SourceFile:
-    """A file found under one of the ingested roots."""
+    """A file found under one of the ingested roots, or an upload staged under its own URI."""
 
     path: Path
     root: Path
     relative_path: PurePosixPath
+    uri: str | None = None
 
     @property
     def source_uri(self) -> str:
-        """The stable URI the document id derives from."""
-        return self.path.as_uri()
+        """The stable URI the document id derives from: the file's own, unless given."""
+        return self.uri or self.path.as_uri()
 
 
 @dataclass(frozen=True)

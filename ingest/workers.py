@@ -68,12 +68,22 @@ def process_safely(processor: DocumentProcessor, path: Path) -> Outcome:
 class ProcessorPool:
     """Maps files to processed documents, in order, with at most ``window`` in flight.
 
-    With ``workers=0`` files are processed inline (handy for tests and tiny batches).
+    With ``workers=0`` files are processed inline (handy for tests and tiny batches). With
+    ``keep_alive`` the worker processes outlive a ``map`` (a server parsing one upload at a time
+    would otherwise pay their start-up, seconds, on every file) until ``close``.
     """
 
-    def __init__(self, factory: ProcessorFactory, *, workers: int = 1, window: int = 16) -> None:
+    def __init__(
+        self,
+        factory: ProcessorFactory,
+        *,
+        workers: int = 1,
+        window: int = 16,
+        keep_alive: bool = False,
+    ) -> None:
         self._factory = factory
         self._workers = workers
+        self._keep_alive = keep_alive
         self._window = max(window, workers)
         self._inline: DocumentProcessor | None = None
         self._started: ProcessPoolExecutor | None = None
@@ -100,7 +110,8 @@ class ProcessorPool:
         if self._workers == 0:
             return self._map_inline(queue)
         context = multiprocessing.get_context("spawn")  # the parent holds torch threads
-        executor, self._started = self._started or self._executor(context), None
+        executor = self._started or self._executor(context)
+        self._started = executor if self._keep_alive else None
         pending: deque[tuple[Path, Future[Outcome]]] = deque()
         self._fill(executor, queue, pending)
         return self._drain(executor, context, queue, pending)
@@ -145,7 +156,17 @@ class ProcessorPool:
                     pending.clear()
                     executor.shutdown(cancel_futures=True)
                     executor = self._executor(context)
+                    if self._keep_alive:
+                        self._started = executor
                 self._fill(executor, queue, pending)
                 yield outcome
         finally:
-            executor.shutdown(cancel_futures=True)
+            if not self._keep_alive or pending:
+                executor.shutdown(cancel_futures=True)
+                self._started = None
+
+    def close(self) -> None:
+        """Stop kept-alive worker processes (idempotent)."""
+        if self._started is not None:
+            self._started.shutdown(cancel_futures=True)
+            self._started = None

@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from core.models import PUBLIC_GROUP, Chunk, Principal
+from core.models import PUBLIC_GROUP, Acl, Chunk, Principal
 from retrieval.sparse import SparseVector
 
 
@@ -47,6 +47,13 @@ class AccessScope(_Frozen):
         """The scope of one caller; every principal is a member of ``public``."""
         groups = tuple(dict.fromkeys((*principal.groups, PUBLIC_GROUP)))
         return cls(users=(principal.user_id,), groups=groups, tenant=principal.tenant)
+
+    def admits(self, acl: Acl, tenant: str | None) -> bool:
+        """True when a document with this ACL and tenant is readable in this scope: the same
+        rule the index filter applies to chunks (see ``filters.search_conditions``)."""
+        if self.tenant is not None and tenant != self.tenant:
+            return False
+        return bool(set(acl.users) & set(self.users) or set(acl.groups) & set(self.groups))
 
 
 class SearchFilters(_Frozen):

@@ -111,3 +111,16 @@ def test_ask_rate_export_and_metrics(
     outcome = "abstained" if answer["abstained"] else "answered"
     reason = answer["abstain_reason"] or ""
     assert answers == {(("outcome", outcome), ("reason", reason)): 1}
+    # Token counts come with the answer and add up in the metrics.
+    tokens = counts(metrics.text, "citewise_llm_tokens_total")
+    if answer["abstained"] and not answer["model_text"]:
+        assert answer["prompt_tokens"] == answer["completion_tokens"] == 0
+    else:
+        assert answer["prompt_tokens"] > 100  # the grounding rules and sources alone
+        assert answer["completion_tokens"] > 0
+    assert tokens == {
+        (("kind", "prompt"),): answer["prompt_tokens"],
+        (("kind", "completion"),): answer["completion_tokens"],
+    }
+    jobs = counts(metrics.text, "citewise_ingest_jobs")
+    assert jobs[(("state", "queued"),)] == 0

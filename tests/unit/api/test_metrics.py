@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import cast
 
@@ -14,10 +15,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from api.app import Services, create_app
 from api.feedback_store import FeedbackStore
 from api.metrics import ApiMetrics
-from core.models import Principal
+from core.models import IngestJob, JobKind, JobStatus, Principal
 from core.settings import Settings
 from generation.answer import AnswerService, FinalEvent
 from generation.models import AbstainReason, Answer
+from ingest.document_service import DocumentService
 from retrieval.search import Searcher
 
 GOOD = {"Authorization": "Bearer good"}
@@ -26,6 +28,11 @@ GOOD = {"Authorization": "Bearer good"}
 class FakeAuthenticator:
     def authenticate(self, token: str) -> Principal | None:
         return Principal(user_id="eve") if token == "good" else None
+
+
+class _NoJobs:
+    def job_counts(self) -> dict[JobStatus, int]:
+        return dict.fromkeys(JobStatus, 0)
 
 
 def samples(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
@@ -54,6 +61,7 @@ def app_with(tmp_path: Path, store: FeedbackStore, **api: object) -> TestClient:
             answers=cast(AnswerService, None),
             authenticator=FakeAuthenticator(),
             feedback=store,
+            documents=cast(DocumentService, _NoJobs()),
         )
 
     return TestClient(create_app(settings, open_services))
@@ -130,3 +138,32 @@ def test_answers_are_counted_by_outcome() -> None:
 def test_answers_have_distinct_ids() -> None:
     first, second = Answer(question="q", text="a"), Answer(question="q", text="a")
     assert len(first.answer_id) == 32 and first.answer_id != second.answer_id
+
+
+def test_tokens_and_jobs_are_counted() -> None:
+    metrics = ApiMetrics()
+    metrics.observe_answer(Answer(question="q", text="a", prompt_tokens=300, completion_tokens=20))
+    metrics.observe_answer(Answer(question="q", text="b", prompt_tokens=100, completion_tokens=5))
+    now = datetime.now(UTC)
+    for kind, status in [("upload", "done"), ("upload", "failed"), ("upload", "done")]:
+        job = IngestJob(
+            job_id="j",
+            kind=JobKind(kind),
+            status=JobStatus(status),
+            doc_id="d",
+            submitted_by="ada",
+            created_at=now,
+        )
+        metrics.observe_job(job, 1.5)
+    metrics.set_ingest_jobs("queued", 4)
+    text = metrics.render().decode()
+    assert samples(text, "citewise_llm_tokens_total") == {
+        (("kind", "prompt"),): 400,
+        (("kind", "completion"),): 25,
+    }
+    assert samples(text, "citewise_ingest_jobs_finished_total") == {
+        (("kind", "upload"), ("status", "done")): 2,
+        (("kind", "upload"), ("status", "failed")): 1,
+    }
+    assert samples(text, "citewise_ingest_job_duration_seconds_count") == {(("kind", "upload"),): 3}
+    assert samples(text, "citewise_ingest_jobs") == {(("state", "queued"),): 4}

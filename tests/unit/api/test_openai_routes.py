@@ -36,6 +36,8 @@ ANSWER = Answer(
     text="Employees accrue 1.75 days per month [1].",
     citations=(CITATION,),
     model_text="Employees accrue 1.75 days per month [1].",
+    prompt_tokens=412,
+    completion_tokens=7,
 )
 SOURCE = Source(
     number=1,
@@ -102,7 +104,7 @@ def test_the_completion_carries_markers_footer_and_the_structured_answer() -> No
     dumped = result.model_dump(mode="json")
     assert dumped["object"] == "chat.completion" and dumped["choices"][0]["finish_reason"] == "stop"
     assert dumped["citewise"]["citations"][0]["number"] == 1
-    assert dumped["usage"] == {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+    assert dumped["usage"] == {"prompt_tokens": 412, "completion_tokens": 7, "total_tokens": 419}
 
 
 def test_an_abstention_lists_the_closest_sources() -> None:
@@ -166,6 +168,7 @@ def http(answers: _FakeAnswers, tmp_path: Any) -> Iterator[TestClient]:
             answers=answers,  # type: ignore[arg-type]
             authenticator=_FakeKeys(),
             feedback=None,  # type: ignore[arg-type]
+            documents=None,  # type: ignore[arg-type]
         )
 
     app = create_app(Settings.load(data_dir=tmp_path), open_services)

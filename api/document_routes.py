@@ -1,0 +1,137 @@
+"""Documents and ingestion jobs: uploads and deletes become jobs; reads follow access control.
+
+Everyone may list and read the documents they are allowed to see (others are 404, as in
+search); only members of ``api.admin_group`` upload, delete and change ACLs.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, Response, UploadFile
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.auth import Caller
+from core.models import Acl, Document, IngestJob, Principal
+from ingest.document_service import DocumentService
+
+router = APIRouter(tags=["documents"])
+
+
+def _is_admin(request: Request, caller: Principal) -> bool:
+    return request.app.state.settings.api.admin_group in caller.groups
+
+
+def admin(request: Request, caller: Caller) -> Principal:
+    """The caller, if a member of the admin group; 403 otherwise (whatever the document, so
+    the answer reveals nothing about which documents exist)."""
+    if not _is_admin(request, caller):
+        group = request.app.state.settings.api.admin_group
+        raise HTTPException(403, f"managing documents needs membership of the {group!r} group")
+    return caller
+
+
+Admin = Annotated[Principal, Depends(admin)]
+
+
+def _service(request: Request) -> DocumentService:
+    service: DocumentService = request.app.state.services.documents
+    return service
+
+
+class DocumentList(BaseModel):
+    """``GET /v1/documents`` result."""
+
+    documents: list[Document]
+
+
+class JobList(BaseModel):
+    """``GET /v1/jobs`` result, newest first."""
+
+    jobs: list[IngestJob]
+
+
+class AclUpdate(BaseModel):
+    """``PATCH /v1/documents/{doc_id}/acl``: the new readers (replacing the old ones)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    users: list[str] = Field(default_factory=list, max_length=1000)
+    groups: list[str] = Field(default_factory=list, max_length=1000, examples=[["hr"]])
+
+    def to_acl(self) -> Acl:
+        """The domain ACL; at least one reader, since an empty ACL would hide the document."""
+        users = [u.strip() for u in self.users if u.strip()]
+        groups = [g.strip() for g in self.groups if g.strip()]
+        if not users and not groups:
+            raise ValueError("an ACL must name at least one user or group ('public': everyone)")
+        return Acl(users=tuple(dict.fromkeys(users)), groups=tuple(dict.fromkeys(groups)))
+
+
+_JOB_ACCEPTED: dict[int | str, dict[str, Any]] = {
+    202: {"description": "Queued; follow the job at the `Location` header."},
+    403: {"description": "The caller is not an admin."},
+}
+
+
+@router.post("/v1/documents", status_code=202, responses=_JOB_ACCEPTED)
+def upload_document(
+    *,
+    request: Request,
+    response: Response,
+    caller: Admin,
+    file: Annotated[UploadFile, File(description="The document; its type is read from its bytes.")],
+    acl_groups: Annotated[
+        list[str] | None, Form(description="Groups who may read it (repeat the field).")
+    ] = None,
+    acl_users: Annotated[list[str] | None, Form(description="Users who may read it.")] = None,
+) -> IngestJob:
+    """Upload a document for ingestion. A re-upload under the same file name is a new version
+    of the same document. Without an ACL, a new document gets the configured default and an
+    existing one keeps its own."""
+    acl = None
+    if acl_groups or acl_users:
+        acl = AclUpdate(users=acl_users or [], groups=acl_groups or []).to_acl()
+    job = _service(request).upload(file.file, file.filename or "", acl, caller)
+    response.headers["Location"] = f"/v1/jobs/{job.job_id}"
+    return job
+
+
+@router.get("/v1/documents")
+def list_documents(request: Request, caller: Caller) -> DocumentList:
+    """The documents the caller may read (every document, for an admin)."""
+    documents = _service(request).list_documents(caller, admin=_is_admin(request, caller))
+    return DocumentList(documents=documents)
+
+
+@router.get("/v1/documents/{doc_id}", responses={404: {"description": "No such document."}})
+def get_document(doc_id: str, request: Request, caller: Caller) -> Document:
+    """One document's registry record: status, version, chunks, ACL, last error."""
+    return _service(request).get(doc_id, caller, admin=_is_admin(request, caller))
+
+
+@router.delete("/v1/documents/{doc_id}", status_code=202, responses=_JOB_ACCEPTED)
+def delete_document(doc_id: str, request: Request, response: Response, caller: Admin) -> IngestJob:
+    """Queue the removal of a document and all its chunks."""
+    job = _service(request).delete(doc_id, caller)
+    response.headers["Location"] = f"/v1/jobs/{job.job_id}"
+    return job
+
+
+@router.patch("/v1/documents/{doc_id}/acl", responses={404: {"description": "No such document."}})
+def set_document_acl(doc_id: str, body: AclUpdate, request: Request, caller: Admin) -> Document:
+    """Replace who may read a document; takes effect for searches at once, nothing is
+    re-embedded."""
+    return _service(request).set_acl(doc_id, body.to_acl())
+
+
+@router.get("/v1/jobs/{job_id}", tags=["jobs"], responses={404: {"description": "No such job."}})
+def get_job(job_id: str, request: Request, caller: Caller) -> IngestJob:
+    """An ingestion job: status (queued, running, done, failed), outcome, error, timings."""
+    return _service(request).job(job_id, caller, admin=_is_admin(request, caller))
+
+
+@router.get("/v1/jobs", tags=["jobs"])
+def list_jobs(request: Request, caller: Admin, limit: int = 100) -> JobList:
+    """The most recent ingestion jobs (admins)."""
+    return JobList(jobs=_service(request).recent_jobs(limit=max(1, min(limit, 1000))))

@@ -1,0 +1,54 @@
+"""``citewise worker``: run the ingestion jobs the API queues, in a process of its own.
+
+For the scaled deployment, where the API runs with ``api.run_jobs: false`` and the index is a
+Qdrant server both processes can reach (the embedded index admits one process at a time).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from api import composition
+from api.cli_support import err, fail, load_settings
+from core.errors import CitewiseError
+
+
+def worker(
+    heartbeat: Annotated[
+        Path | None,
+        typer.Option(help="Touch this file every few seconds while healthy (for health checks)."),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="YAML settings file (else $CITEWISE_CONFIG).")
+    ] = None,
+) -> None:
+    """Run queued ingestion jobs (uploads, deletes) until stopped by Ctrl-C or SIGTERM.
+
+    Jobs this worker was running when it last stopped are resumed first; a job in progress at
+    shutdown is finished if it can be within 30 s, else resumed at the next start.
+    """
+    settings = load_settings(config)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        with (
+            composition.open_store(settings) as store,
+            composition.open_document_service(settings, store, run_jobs=True) as (_, runner),
+        ):
+            assert runner is not None  # run_jobs=True
+            err.print(f"worker {runner.worker_id} ready: waiting for jobs")
+            try:
+                while not stop.is_set():
+                    if heartbeat is not None:
+                        heartbeat.touch()
+                    stop.wait(5.0)
+            except KeyboardInterrupt:
+                pass
+            err.print("stopping")
+    except CitewiseError as e:
+        raise fail(e) from e
