@@ -10,7 +10,6 @@ from typer.testing import CliRunner, Result
 
 from api.cli import app
 from ingest.schema import head_revision
-from tests.unit.ingest.test_registry import postgres_url  # noqa: F401 - fixture, by name
 
 
 def invoke(data_dir: Path, url: str | None, *args: str) -> Result:

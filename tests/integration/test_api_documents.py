@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -17,22 +18,32 @@ from api import composition
 from api.app import create_app
 from api.key_store import ApiKeyStore
 from core.settings import Settings
-from tests.conftest import SAMPLE_CORPUS
+from tests.conftest import SAMPLE_CORPUS, postgres_database
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 
 MAX_UPLOAD_MB = 1.0
 
 
-@pytest.fixture(scope="module")
-def settings(tmp_path_factory: pytest.TempPathFactory, small_gguf: Path) -> Settings:
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def settings(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, small_gguf: Path
+) -> Iterator[Settings]:
+    """The whole module runs twice: registry and job queue on SQLite, then on PostgreSQL."""
     root = tmp_path_factory.mktemp("documents")
-    return Settings.load(
-        data_dir=root / "data",
-        ingest={"workers": 0},
-        llm={"model": str(small_gguf)},
-        api={"max_upload_mb": MAX_UPLOAD_MB},
-    )
+    with ExitStack() as stack:
+        registry = {}
+        if request.param == "postgres":
+            registry = {"url": stack.enter_context(postgres_database())}
+        yield Settings.load(
+            data_dir=root / "data",
+            ingest={"workers": 0},
+            llm={"model": str(small_gguf)},
+            api={"max_upload_mb": MAX_UPLOAD_MB},
+            registry=registry,
+        )
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ import sqlalchemy
 
 from api.feedback_store import MAX_COMMENT, FeedbackStore
 from core.errors import RegistryError
-from tests.unit.ingest.test_registry import postgres_url  # noqa: F401 - fixture, by name
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from api import key_store
 from api.key_store import ApiKeyStore
 from core.errors import NotFoundError, RegistryError
 from core.models import Principal
-from tests.unit.ingest.test_registry import postgres_url  # noqa: F401 - fixture, by name
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import pytest
 from core.errors import NotFoundError
 from core.models import Acl, IngestOutcome, JobKind, JobStatus
 from ingest.job_store import JobStore
-from tests.unit.ingest.test_registry import postgres_url  # noqa: F401 - fixture, by name
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -24,7 +24,6 @@ from ingest.registry import DocumentRegistry
 from ingest.schema import head_revision, schema_status, upgrade_schema
 from ingest.sql_store import SqlStore
 from tests.conftest import REPO
-from tests.unit.ingest.test_registry import postgres_url  # noqa: F401 - fixture, by name
 
 LEGACY_METADATA: list[sqlalchemy.MetaData] = [
     registry._Base.metadata,
