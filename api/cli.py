@@ -15,6 +15,7 @@ from api import composition
 from api.ask_cli import ask
 from api.cli_support import err, fail, load_settings
 from api.db_cli import db_app
+from api.eval_cli import eval_app
 from api.feedback_cli import feedback_app
 from api.keys_cli import keys_app
 from api.models_cli import models_app
@@ -35,6 +36,7 @@ app.add_typer(models_app, name="models")
 app.add_typer(keys_app, name="keys")
 app.add_typer(feedback_app, name="feedback")
 app.add_typer(db_app, name="db")
+app.add_typer(eval_app, name="eval")
 app.command()(search)
 app.command()(ask)
 app.command()(serve)

@@ -34,10 +34,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import ast
-import csv
 import datetime as dt
-import io
 import json
 import os
 import random
@@ -47,8 +44,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import tokenize
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +52,14 @@ from typing import Any
 import numpy as np
 from environment import git_revision, machine
 from results_md import write_section
+
+# SciFact reading and the metrics live in the evaluation harness; the names are re-exported
+# here for the other bench scripts that import them from this module.
+from evals.dataset import DatasetError
+from evals.retrieval_metrics import bootstrap_interval, per_query_metrics, top_n
+from evals.scifact import abstract_text, load_scifact, read_corpus, read_qrels
+
+__all__ = ["abstract_text", "paired_bootstrap", "per_query_metrics", "read_corpus", "read_qrels"]
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "scifact"
@@ -95,84 +98,25 @@ class Dataset:
     source: str
 
 
-def abstract_text(raw: str) -> str:
-    """The abstract as one string: the CSV stores it as a printed numpy array of sentences
-    (``['First.'\\n 'Second.']``, no commas), so each string literal is read and they are
-    joined with spaces. Anything else is returned as it is."""
-    stripped = raw.strip()
-    if not stripped.startswith("["):
-        return stripped
-    sentences: list[str] = []
-    try:
-        for token in tokenize.generate_tokens(io.StringIO(stripped).readline):
-            if token.type == tokenize.STRING:
-                sentences.append(str(ast.literal_eval(token.string)))
-    except (tokenize.TokenError, SyntaxError, ValueError):
-        return stripped
-    return " ".join(s.strip() for s in sentences if s.strip())
-
-
-def read_corpus(zip_path: Path) -> dict[str, tuple[str, str]]:
-    """``doc_id -> (title, abstract)`` from the corpus CSV inside ``scifact.zip``."""
-    with zipfile.ZipFile(zip_path) as archive:
-        names = [n for n in archive.namelist() if Path(n).name.startswith("corpus")]
-        if len(names) != 1 or not names[0].endswith(".csv"):
-            raise SystemExit(f"{zip_path}: expected one corpus*.csv inside, found {names}")
-        raw = archive.read(names[0]).decode("utf-8")
-    csv.field_size_limit(1 << 26)
-    corpus: dict[str, tuple[str, str]] = {}
-    for row in csv.DictReader(io.StringIO(raw, newline="")):
-        corpus[row["doc_id"].strip()] = (row["title"].strip(), abstract_text(row["abstract"]))
-    return corpus
-
-
-def read_qrels(path: Path) -> Qrels:
-    """TREC qrels (``qid 0 docid rel``; the file mixes tabs and spaces, so split on both)."""
-    qrels: Qrels = {}
-    for number, line in enumerate(path.read_text().splitlines(), 1):
-        fields = line.split()
-        if not fields:
-            continue
-        if len(fields) != 4:
-            raise SystemExit(f"{path}:{number}: expected 'qid 0 docid rel', got {line!r}")
-        qid, _, doc_id, rel = fields
-        qrels.setdefault(qid, {})[doc_id] = int(rel)
-    return qrels
-
-
 def load_dataset(data_dir: Path) -> Dataset:
-    """Read SciFact from ``data_dir``, with a clear error when something is missing."""
-    needed = ("SOURCE.txt", "scifact.zip", "queries.jsonl", "qrels-test.tsv")
+    """Read SciFact from ``data_dir`` (``evals.scifact``), with a clear error when something is
+    missing."""
     if not data_dir.is_dir():
         raise SystemExit(f"SciFact data directory {data_dir} not found (pass --data DIR)")
-    missing = [n for n in needed if not (data_dir / n).is_file()]
-    if missing:
-        raise SystemExit(f"{data_dir} lacks {', '.join(missing)} (pass --data DIR)")
-    source = (data_dir / "SOURCE.txt").read_text().strip()
-    corpus = read_corpus(data_dir / "scifact.zip")
-    qrels = read_qrels(data_dir / "qrels-test.tsv")
-    queries: dict[str, str] = {}
-    with (data_dir / "queries.jsonl").open() as handle:
-        for line in handle:
-            if line.strip():
-                record = json.loads(line)
-                queries[str(record["_id"])] = record["text"]
-    missing_q = sorted(set(qrels) - set(queries))
-    missing_d = sorted({d for judged in qrels.values() for d in judged} - set(corpus))
-    if missing_q or missing_d:
-        raise SystemExit(
-            f"qrels refer to {len(missing_q)} unknown queries and {len(missing_d)} unknown "
-            f"documents (e.g. {(missing_q + missing_d)[:3]})"
-        )
-    query_ids = sorted(qrels, key=int)
-    doc_ids = sorted(corpus, key=int)
+    if not (data_dir / "SOURCE.txt").is_file():
+        raise SystemExit(f"{data_dir} lacks SOURCE.txt (pass --data DIR)")
+    try:
+        data = load_scifact(data_dir)
+    except DatasetError as e:
+        raise SystemExit(f"{e.message} (pass --data DIR)") from e
+    doc_ids = sorted(data.corpus, key=int)
     return Dataset(
         doc_ids=doc_ids,
-        doc_texts=[f"{corpus[d][0]}\n{corpus[d][1]}" for d in doc_ids],
-        query_ids=query_ids,
-        query_texts=[queries[q] for q in query_ids],
-        qrels=qrels,
-        source=source,
+        doc_texts=[f"{data.corpus[d].title}\n{data.corpus[d].text}" for d in doc_ids],
+        query_ids=[example.id for example in data.examples],
+        query_texts=[example.question for example in data.examples],
+        qrels=data.qrels["test"],
+        source=data.source,
     )
 
 
@@ -313,27 +257,6 @@ def search(
     return run
 
 
-def top_n(run: Run, n: int) -> Run:
-    """Each query's first ``n`` documents by score."""
-    return {
-        q: dict(sorted(docs.items(), key=lambda item: item[1], reverse=True)[:n])
-        for q, docs in run.items()
-    }
-
-
-def per_query_metrics(qrels: Qrels, run: Run) -> dict[str, dict[str, float]]:
-    """``metric -> query -> value`` from trec_eval (via pytrec_eval)."""
-    import pytrec_eval
-
-    deep = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10", "recall.10,100"}).evaluate(run)
-    # MRR@10: the reciprocal rank of the first relevant document within the top 10, else 0.
-    shallow = pytrec_eval.RelevanceEvaluator(qrels, {"recip_rank"}).evaluate(top_n(run, CUTOFF))
-    names = {"ndcg@10": "ndcg_cut_10", "recall@10": "recall_10", "recall@100": "recall_100"}
-    result = {m: {q: deep[q][key] for q in qrels} for m, key in names.items()}
-    result["mrr@10"] = {q: shallow[q]["recip_rank"] for q in qrels}
-    return result
-
-
 def overlap_at(a: Run, b: Run, n: int) -> dict[str, float]:
     """How much the two backends' top-``n`` lists agree, averaged over queries."""
     shared, jaccard, identical = [], [], 0
@@ -354,11 +277,7 @@ def overlap_at(a: Run, b: Run, n: int) -> dict[str, float]:
 
 def paired_bootstrap(deltas: np.ndarray, seed: int) -> tuple[float, float]:
     """A 95% interval of the mean of paired per-query differences."""
-    rng = np.random.default_rng(seed)
-    picks = rng.integers(0, len(deltas), size=(BOOTSTRAP_SAMPLES, len(deltas)))
-    means = deltas[picks].mean(axis=1)
-    low, high = np.percentile(means, [2.5, 97.5])
-    return float(low), float(high)
+    return bootstrap_interval(deltas, seed=seed, samples=BOOTSTRAP_SAMPLES)
 
 
 # -- report -------------------------------------------------------------------------------------

@@ -35,25 +35,31 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
-import io
 import json
 import os
 import random
 import shlex
 import sys
 import time
-import zipfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from embedding_quality import paired_bootstrap, per_query_metrics, read_corpus, read_qrels
+from embedding_quality import paired_bootstrap
 from environment import git_revision, machine
 from results_md import write_section
+
+# SciFact reading, the document run and the metrics live in the evaluation harness.
+from evals.dataset import CorpusDocument, DatasetError
+from evals.retrieval_eval import document_run as evals_document_run
+from evals.retrieval_eval import key_by_stem
+from evals.retrieval_eval import write_corpus as write_documents
+from evals.retrieval_metrics import per_query_metrics
+from evals.scifact import check_scifact_dir, shared_data_root
+from evals.scifact import load_scifact as read_scifact
 
 REPO = Path(__file__).resolve().parent.parent
 OUT_DIR = REPO / "bench" / "out"
@@ -76,8 +82,7 @@ Run = dict[str, dict[str, float]]
 
 def default_data_dir() -> Path:
     """``$CITEWISE_SHARED_DATA/scifact``, else ``../shared/data/scifact`` beside the repo."""
-    shared = os.environ.get("CITEWISE_SHARED_DATA")
-    return (Path(shared) if shared else REPO.parent / "shared" / "data") / "scifact"
+    return shared_data_root() / "scifact"
 
 
 # -- data -------------------------------------------------------------------------------------
@@ -93,53 +98,24 @@ class SciFact:
     source: str
 
 
-def read_claim_qrels(zip_path: Path, member: str) -> Qrels:
-    """BEIR's qrels for a SciFact claims file: every claim judges its ``cited_doc_ids``
-    relevant (this reproduces ``qrels-test.tsv`` from ``claims_validation.csv`` exactly)."""
-    with zipfile.ZipFile(zip_path) as archive:
-        if member not in archive.namelist():
-            return {}
-        raw = archive.read(member).decode("utf-8")
-    qrels: Qrels = {}
-    for row in csv.DictReader(io.StringIO(raw, newline="")):
-        cited = row["cited_doc_ids"].strip().strip("[]").replace(",", " ").split()
-        for doc_id in cited:
-            qrels.setdefault(row["id"].strip(), {})[doc_id] = 1
-    return qrels
-
-
 def load_scifact(data_dir: Path) -> SciFact | None:
-    """SciFact from ``data_dir``, or None (with a message) when it is not there."""
-    needed = ("scifact.zip", "queries.jsonl", "qrels-test.tsv")
-    missing = [n for n in needed if not (data_dir / n).is_file()]
-    if not data_dir.is_dir() or missing:
-        what = "not found" if not data_dir.is_dir() else f"lacks {', '.join(missing)}"
-        print(f"SKIP: SciFact data {data_dir} {what} (pass --data DIR or set CITEWISE_SHARED_DATA)")
+    """SciFact from ``data_dir`` (read by ``evals.scifact``), or None (with a message) when it
+    is not there."""
+    try:
+        check_scifact_dir(data_dir)
+    except DatasetError as e:
+        print(f"SKIP: {e.message}, or pass --data DIR")
         return None
-    source_file = data_dir / "SOURCE.txt"
-    source = source_file.read_text().strip() if source_file.is_file() else ""
-    corpus = read_corpus(data_dir / "scifact.zip")
-    queries: dict[str, str] = {}
-    with (data_dir / "queries.jsonl").open() as handle:
-        for line in handle:
-            if line.strip():
-                record = json.loads(line)
-                queries[str(record["_id"])] = record["text"]
-    qrels = {"test": read_qrels(data_dir / "qrels-test.tsv")}
-    train = read_claim_qrels(data_dir / "scifact.zip", "claims_train.csv")
-    if train:
-        qrels["train"] = train
-    for split, judged in qrels.items():
-        unknown_q = set(judged) - set(queries)
-        unknown_d = {d for docs in judged.values() for d in docs} - set(corpus)
-        if unknown_q or unknown_d:
-            raise SystemExit(
-                f"{split} qrels refer to {len(unknown_q)} unknown queries and "
-                f"{len(unknown_d)} unknown documents"
-            )
-    if set(qrels.get("train", {})) & set(qrels["test"]):
-        raise SystemExit("train and test claims overlap")
-    return SciFact(corpus=corpus, queries=queries, qrels=qrels, source=source)
+    try:
+        data = read_scifact(data_dir)
+    except DatasetError as e:
+        raise SystemExit(e.message) from e
+    return SciFact(
+        corpus={key: (doc.title, doc.text) for key, doc in data.corpus.items()},
+        queries=data.queries,
+        qrels=data.qrels,
+        source=data.source,
+    )
 
 
 def subsample(data: SciFact, limit_docs: int | None, limit_queries: int | None) -> SciFact:
@@ -163,25 +139,14 @@ def subsample(data: SciFact, limit_docs: int | None, limit_queries: int | None) 
 
 def markdown_document(title: str, abstract: str) -> str:
     """One SciFact document as the markdown file that is ingested."""
-    title = " ".join(title.split())
-    return f"# {title}\n\n{abstract.strip()}\n" if title else f"{abstract.strip()}\n"
+    return CorpusDocument("", title, abstract).markdown()
 
 
 def write_corpus(corpus: dict[str, tuple[str, str]], folder: Path) -> int:
     """Write ``<doc_id>.md`` per document (only files whose content changed); remove others.
     Returns how many files were (re)written."""
-    folder.mkdir(parents=True, exist_ok=True)
-    written = 0
-    for doc_id, (title, abstract) in corpus.items():
-        path = folder / f"{doc_id}.md"
-        text = markdown_document(title, abstract)
-        if not path.is_file() or path.read_text(encoding="utf-8") != text:
-            path.write_text(text, encoding="utf-8")
-            written += 1
-    for stale in folder.glob("*.md"):
-        if stale.stem not in corpus:
-            stale.unlink()
-    return written
+    documents = (CorpusDocument(doc_id, title, text) for doc_id, (title, text) in corpus.items())
+    return write_documents(documents, folder)
 
 
 # -- search -----------------------------------------------------------------------------------
@@ -258,23 +223,12 @@ class Config:
         return min(TOP_K, self.prefetch) if self.mode == "hybrid" else TOP_K
 
 
-def doc_id_of(source_uri: str) -> str:
-    """The SciFact document id of a chunk: its file is ``<doc_id>.md``."""
-    name = source_uri.rstrip("/").rsplit("/", 1)[-1]
-    return name.rsplit(".", 1)[0]
+doc_id_of = key_by_stem
+"""The SciFact document id of a chunk: its file is ``<doc_id>.md``."""
 
-
-def document_run(hits: Iterable[Any]) -> dict[str, float]:
-    """Chunks (best first) to documents ranked by their best chunk. The score is a rank-based
-    value (strictly decreasing), so trec_eval keeps exactly the engine's order."""
-    order: list[str] = []
-    seen: set[str] = set()
-    for hit in hits:
-        doc_id = doc_id_of(hit.chunk.source_uri)
-        if doc_id not in seen:
-            seen.add(doc_id)
-            order.append(doc_id)
-    return {doc_id: float(len(order) - rank) for rank, doc_id in enumerate(order)}
+document_run = evals_document_run
+"""Chunks (best first) to documents ranked by their best chunk (rank-based scores, so
+trec_eval keeps exactly the engine's order)."""
 
 
 @dataclass

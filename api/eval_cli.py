@@ -1,0 +1,16 @@
+"""``citewise eval``: the evaluation harness's commands (datasets, runs, reports, judges).
+
+Each group of commands lives in its own module and is registered here.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from api.eval_retrieval_cli import retrieval
+
+eval_app = typer.Typer(
+    help="Measure retrieval, answers, citations and hallucinations; train and calibrate judges.",
+    no_args_is_help=True,
+)
+eval_app.command("retrieval")(retrieval)
