@@ -8,9 +8,12 @@ from __future__ import annotations
 import typer
 
 from api.eval_retrieval_cli import retrieval
+from api.eval_run_cli import compare, run
 
 eval_app = typer.Typer(
     help="Measure retrieval, answers, citations and hallucinations; train and calibrate judges.",
     no_args_is_help=True,
 )
 eval_app.command("retrieval")(retrieval)
+eval_app.command("run")(run)
+eval_app.command("compare")(compare)

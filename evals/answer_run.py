@@ -1,0 +1,229 @@
+"""An end-to-end evaluation run: answer every question (or take it from the cache), grade each
+answer with every judge, and summarise.
+
+The result is one JSON document (``RunResult``): the per-question records the HTML report
+drills into, and the summary ``citewise eval compare`` gates on.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import unquote
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.errors import CitewiseError
+from evals.answer_metrics import GroundingGrade, grade_grounding, semantic_similarity, token_f1
+from evals.backends import AnswerBackend
+from evals.dataset import EvalExample
+from evals.generation_cache import CachedAnswer, GenerationCache, cache_key
+from generation.grounding import SupportJudge
+from generation.models import Answer
+from retrieval.embedder import Embedder
+
+Progress = Callable[[EvalExample, bool], None]
+"""Told after each question: the example and whether its answer came from the cache."""
+
+
+class ExampleResult(BaseModel):
+    """One question's record: the answer, its grades and its metrics."""
+
+    model_config = ConfigDict(frozen=True)
+
+    example: EvalExample
+    answer: Answer | None
+    error: str | None = None
+    latency_s: float = 0.0
+    cached: bool = False
+    token_f1: float | None = None
+    similarity: float | None = None
+    gold_recall: float | None = None
+    grades: dict[str, GroundingGrade] = Field(default_factory=dict)
+
+
+class RunResult(BaseModel):
+    """A whole run: what ran, per-question records and the summary metrics."""
+
+    run_id: str
+    dataset: str
+    config_id: str
+    config: dict[str, object]
+    backend: str
+    judges: list[str]
+    started_at: datetime
+    seconds: float
+    examples: list[ExampleResult]
+    summary: dict[str, float | None]
+
+
+@dataclass(frozen=True)
+class Generated:
+    """One question's answer (or the error that prevented it), and whether it came from the
+    cache rather than from this run."""
+
+    example: EvalExample
+    entry: CachedAnswer | None
+    error: str | None = None
+    from_cache: bool = False
+
+
+def run_answers(
+    examples: Sequence[EvalExample],
+    backend: AnswerBackend,
+    cache: GenerationCache,
+    *,
+    config_id: str,
+    progress: Progress | None = None,
+) -> list[Generated]:
+    """The answer to every example: cached, else generated and cached at once. A failure
+    (the API down, a model error) is recorded as its message and the run goes on."""
+    answers: list[Generated] = []
+    for example in examples:
+        key = cache_key(example, config_id)
+        cached = cache.get(key)
+        if cached is not None:
+            answers.append(Generated(example, cached, from_cache=True))
+        else:
+            started = time.perf_counter()
+            try:
+                answer = backend.answer(example)
+            except CitewiseError as e:
+                answers.append(Generated(example, None, error=e.message))
+            else:
+                entry = CachedAnswer(
+                    key=key,
+                    example_id=example.id,
+                    answer=answer,
+                    latency_s=time.perf_counter() - started,
+                )
+                cache.put(entry)
+                answers.append(Generated(example, entry))
+        if progress:
+            progress(example, cached is not None)
+    return answers
+
+
+def grade(
+    answers: Sequence[Generated], judges: Mapping[str, SupportJudge], embedder: Embedder
+) -> list[ExampleResult]:
+    """Metrics and every judge's grades for each answer."""
+    results = []
+    for generated in answers:
+        example, entry = generated.example, generated.entry
+        if entry is None:
+            results.append(ExampleResult(example=example, answer=None, error=generated.error))
+            continue
+        answer = entry.answer
+        reference = example.reference_answer
+        results.append(
+            ExampleResult(
+                example=example,
+                answer=answer,
+                latency_s=entry.latency_s,
+                cached=generated.from_cache,
+                token_f1=token_f1(answer.text, reference) if reference else None,
+                similarity=(
+                    semantic_similarity(embedder, answer.text, reference) if reference else None
+                ),
+                gold_recall=gold_recall(answer, example.gold_documents),
+                grades={name: grade_grounding(answer, j, name) for name, j in judges.items()},
+            )
+        )
+    return results
+
+
+def gold_recall(answer: Answer, gold_documents: Sequence[str]) -> float | None:
+    """The share of gold documents among the answer's sources (a source matches a gold key
+    when its URI ends with ``/<key>``); None without gold documents."""
+    if not gold_documents:
+        return None
+    uris = [unquote(s.source_uri) for s in answer.sources]
+    found = [g for g in gold_documents if any(u.endswith("/" + g) or u == g for u in uris)]
+    return len(found) / len(gold_documents)
+
+
+def summarise(results: Sequence[ExampleResult], judges: Sequence[str]) -> dict[str, float | None]:
+    """Run-level metrics. Correctness is over answerable questions (an abstention scores its
+    text, so about 0); grounding over the answers that were not abstentions; abstention
+    precision/recall treat "declined an unanswerable question" as the positive class."""
+    ok = [r for r in results if r.answer is not None]
+    answerable = [r for r in ok if r.example.answerable]
+    answered = [r for r in ok if r.answer is not None and not r.answer.abstained]
+    summary: dict[str, float | None] = {
+        "questions": float(len(results)),
+        "errors": float(len(results) - len(ok)),
+        "answered_rate": _ratio(len(answered), len(ok)),
+        "token_f1": _mean([r.token_f1 for r in answerable]),
+        "similarity": _mean([r.similarity for r in answerable]),
+        "gold_recall": _mean([r.gold_recall for r in answerable]),
+    }
+    declined = {r.example.id for r in ok if r.answer is not None and r.answer.abstained}
+    unanswerable = {r.example.id for r in ok if not r.example.answerable}
+    summary["abstention_precision"] = _ratio(len(declined & unanswerable), len(declined))
+    summary["abstention_recall"] = _ratio(len(declined & unanswerable), len(unanswerable))
+    for name in judges:
+        grades = [r.grades[name] for r in answered if name in r.grades]
+        summary[f"{name}.hallucination_rate"] = _mean([float(g.hallucinated) for g in grades])
+        summary[f"{name}.faithfulness"] = _mean([g.faithfulness for g in grades])
+        summary[f"{name}.citation_recall"] = _mean([g.citation_recall for g in grades])
+        summary[f"{name}.citation_precision"] = _mean([g.citation_precision for g in grades])
+    latencies = sorted(r.latency_s for r in ok if not r.cached)
+    summary["latency_p50_s"] = statistics.median(latencies) if latencies else None
+    summary["latency_p95_s"] = _quantile(latencies, 0.95)
+    summary["prompt_tokens"] = _mean([float(r.answer.prompt_tokens) for r in answered if r.answer])
+    summary["completion_tokens"] = _mean(
+        [float(r.answer.completion_tokens) for r in answered if r.answer]
+    )
+    return summary
+
+
+def new_run(
+    *,
+    dataset: str,
+    config_id: str,
+    config: dict[str, object],
+    backend: str,
+    judges: Sequence[str],
+    started_at: datetime,
+    seconds: float,
+    results: list[ExampleResult],
+) -> RunResult:
+    """A ``RunResult`` with its summary computed."""
+    return RunResult(
+        run_id=f"{started_at:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}",
+        dataset=dataset,
+        config_id=config_id,
+        config=config,
+        backend=backend,
+        judges=list(judges),
+        started_at=started_at,
+        seconds=round(seconds, 3),
+        examples=results,
+        summary=summarise(results, judges),
+    )
+
+
+def utc_now() -> datetime:
+    """The current time, in UTC."""
+    return datetime.now(UTC)
+
+
+def _mean(values: Sequence[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return statistics.fmean(present) if present else None
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _quantile(sorted_values: Sequence[float], q: float) -> float | None:
+    if not sorted_values:
+        return None
+    index = min(len(sorted_values) - 1, round(q * (len(sorted_values) - 1)))
+    return sorted_values[index]
