@@ -4,7 +4,6 @@ answer by its ``answer_id``, export the feedback with the CLI, and read ``/metri
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,25 +17,14 @@ from api.app import create_app
 from api.cli import app as cli_app
 from api.key_store import ApiKeyStore
 from core.settings import Settings
-from ingest.acl_policy import AclPolicy
-from tests.conftest import SAMPLE_ACL, SAMPLE_CORPUS
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def settings(tmp_path_factory: pytest.TempPathFactory, small_gguf: Path) -> Settings:
-    root = tmp_path_factory.mktemp("api-feedback")
-    shutil.copytree(SAMPLE_CORPUS, root / "corpus")
-    settings = Settings.load(
-        data_dir=root / "data", ingest={"workers": 0}, llm={"model": str(small_gguf)}
-    )
-    with composition.open_store(settings) as store:
-        summary = composition.build_pipeline(settings, store).run(
-            [root / "corpus"], policy=AclPolicy.from_file(SAMPLE_ACL)
-        )
-    assert summary.failed == 0
-    return settings
+def settings(sample_api_settings: Settings) -> Settings:
+    """The ingested sample corpus (tests/integration/conftest.py), served with the 0.5B."""
+    return sample_api_settings
 
 
 @pytest.fixture(scope="module")
