@@ -8,12 +8,11 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from api import composition
 from api.ask_cli import ask
-from api.cli_support import err, fail, load_settings
+from api.cli_support import err, fail, load_settings, progress_bar
 from api.db_cli import db_app
 from api.eval_cli import eval_app
 from api.feedback_cli import feedback_app
@@ -64,7 +63,7 @@ def ingest(
         policy = composition.acl_policy(settings, acl)
         with composition.open_store(settings) as store:
             pipeline = composition.build_pipeline(settings, store)
-            with _progress(quiet=as_json) as progress:
+            with progress_bar(quiet=as_json) as progress:
                 task = progress.add_task("ingesting", total=None)
 
                 def on_result(result: FileResult) -> None:
@@ -89,18 +88,6 @@ def ingest(
         _print_summary(summary)
     if not summary.ok:
         raise typer.Exit(1)
-
-
-def _progress(*, quiet: bool) -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        disable=quiet or not err.is_terminal,
-        transient=True,
-    )
 
 
 def _print_summary(summary: IngestSummary) -> None:

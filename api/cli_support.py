@@ -8,6 +8,14 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from core.errors import CitewiseError
 from core.logging import configure_logging
@@ -32,3 +40,18 @@ def fail(error: CitewiseError) -> typer.Exit:
     """Print a one-line error and return the exit (code 2) to raise."""
     err.print(f"[red]error:[/red] {escape(error.message)}")
     return typer.Exit(2)
+
+
+def progress_bar(*, quiet: bool = False) -> Progress:
+    """The commands' progress bar on stderr: task description, bar, done/total, elapsed and
+    remaining time; off when ``quiet`` or when stderr is not a terminal (logs, CI)."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=quiet or not err.is_terminal,
+        transient=True,
+    )

@@ -17,17 +17,12 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
     TaskID,
-    TextColumn,
-    TimeElapsedColumn,
 )
 from rich.table import Table
 
 from api import composition
-from api.cli_support import err, fail, load_settings, split_values
+from api.cli_support import err, fail, load_settings, progress_bar, split_values
 from core.errors import CitewiseError
 from evals.retrieval_eval import (
     MODES,
@@ -47,15 +42,7 @@ class RichProgress:
     """``evals.retrieval_eval.Progress`` on a rich progress bar (stderr, terminals only)."""
 
     def __init__(self, *, quiet: bool) -> None:
-        self._bar = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            disable=quiet or not err.is_terminal,
-            transient=True,
-        )
+        self._bar = progress_bar(quiet=quiet)
         self._task: TaskID | None = None
         self._description = ""
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -19,18 +20,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    TextColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Column, Table
 
 from api import composition
-from api.cli_support import err, fail, load_settings, split_values
+from api.cli_support import err, fail, load_settings, progress_bar, split_values
 from api.eval_judges import build_judges
 from core.errors import CitewiseError
 from core.settings import Settings
@@ -57,6 +50,10 @@ def run(
         typer.Option(help="Judges grading answers: lexical, cross-encoder, llm (repeatable)."),
     ] = None,
     limit: Annotated[int | None, typer.Option(help="Only the first N questions.")] = None,
+    sample: Annotated[
+        int | None,
+        typer.Option(help="A fixed random sample of N questions (seed 0: the same N each run)."),
+    ] = None,
     api: Annotated[
         str | None, typer.Option(help="Ask a running API (its URL) instead of this process.")
     ] = None,
@@ -74,6 +71,9 @@ def run(
     try:
         data = load_dataset(dataset, corpus=corpus, acl_policy=acl)
         examples = data.examples[:limit] if limit else data.examples
+        if sample is not None and sample < len(examples):
+            chosen = set(random.Random(0).sample(range(len(examples)), sample))
+            examples = tuple(e for i, e in enumerate(examples) if i in chosen)
         names = split_values(judges) or ("lexical",)
         with ExitStack() as stack:
             if api is None:
@@ -197,8 +197,8 @@ def _ingest(settings: Settings, store: composition.Store, data: QaDataset) -> No
         if data.acl_policy
         else AclPolicy.default_only(("public",))
     )
-    with Progress(*_columns(f"ingesting {data.corpus.name}"), console=err) as progress:
-        task = progress.add_task("ingest", total=None)
+    with progress_bar() as progress:
+        task = progress.add_task(f"ingesting {data.corpus.name}", total=None)
         summary = composition.build_pipeline(settings, store).run(
             [data.corpus],
             policy=policy,
@@ -223,13 +223,9 @@ def _digest(text: str) -> str:
 @contextmanager
 def _bar(label: str, *, total: int) -> Iterator[Callable[[], None]]:
     """A progress bar; yields the function that advances it by one."""
-    with Progress(*_columns(label), console=err) as progress:
+    with progress_bar() as progress:
         task = progress.add_task(label, total=total)
         yield lambda: progress.advance(task)
-
-
-def _columns(label: str) -> tuple[ProgressColumn, ...]:
-    return (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
 
 
 def _print_summary(summary: dict[str, float | None]) -> None:

@@ -115,3 +115,14 @@ def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database for one test."""
     with postgres_database() as url:
         yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database for a store test: SQLite in the test's folder, then a database
+    on the local PostgreSQL server (the same test runs on both)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'registry.sqlite3'}"
+    else:
+        with postgres_database() as url:
+            yield url

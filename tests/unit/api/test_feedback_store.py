@@ -24,13 +24,9 @@ def store(db_path: Path) -> Iterator[FeedbackStore]:
     feedback.close()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def any_store(request: pytest.FixtureRequest, db_path: Path) -> Iterator[FeedbackStore]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{db_path}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    feedback = FeedbackStore(url)
+@pytest.fixture
+def any_store(database_url: str) -> Iterator[FeedbackStore]:
+    feedback = FeedbackStore(database_url)
     yield feedback
     feedback.close()
 

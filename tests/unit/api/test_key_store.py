@@ -27,13 +27,9 @@ def store(db_path: Path) -> Iterator[ApiKeyStore]:
     keys.close()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def any_store(request: pytest.FixtureRequest, db_path: Path) -> Iterator[ApiKeyStore]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{db_path}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    keys = ApiKeyStore(url)
+@pytest.fixture
+def any_store(database_url: str) -> Iterator[ApiKeyStore]:
+    keys = ApiKeyStore(database_url)
     yield keys
     keys.close()
 

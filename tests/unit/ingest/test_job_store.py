@@ -13,13 +13,9 @@ from core.models import Acl, IngestOutcome, JobKind, JobStatus
 from ingest.job_store import JobStore
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def jobs(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[JobStore]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'registry.sqlite3'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    store = JobStore(url)
+@pytest.fixture
+def jobs(database_url: str) -> Iterator[JobStore]:
+    store = JobStore(database_url)
     yield store
     store.close()
 

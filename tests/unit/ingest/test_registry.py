@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -12,13 +11,9 @@ from core.models import Acl, DocumentStatus
 from ingest.registry import DocumentRegistry
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def registry(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DocumentRegistry]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'registry.sqlite3'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    reg = DocumentRegistry(url)
+@pytest.fixture
+def registry(database_url: str) -> Iterator[DocumentRegistry]:
+    reg = DocumentRegistry(database_url)
     yield reg
     reg.close()
 
