@@ -87,7 +87,9 @@ def pipeline_id(settings: Settings) -> str:
     are re-indexed even if their bytes did not."""
     shape = "|".join(
         [
-            "v2",  # v2: payload gained path_prefixes and modified_at for search filters
+            # v3: PDFs are read from their text layer (pikepdf installed) instead of by OCR;
+            # v2: payload gained path_prefixes and modified_at for search filters
+            "v3",
             embedding_model_path(settings).name,
             settings.embedding.backend,
             str(settings.index.bm25_avg_len),

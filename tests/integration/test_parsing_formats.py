@@ -68,6 +68,15 @@ def test_pdf_passages_carry_their_page(processor: DocumentProcessor) -> None:
     assert vpn.pages == (2,)
 
 
+def test_a_pdf_with_a_text_layer_is_read_without_ocr() -> None:
+    # With OCR off, only the text layer can produce these passages: a missing PDF backend
+    # (unstructured needs pikepdf) once sent every PDF to OCR without a word.
+    text_only = composition.build_processor(Settings.load(parsing={"ocr_fallback": False}))
+    doc = text_only.process(SAMPLE_CORPUS / "it" / "it-handbook.pdf")
+    assert {(1,), (2,), (3,), (4,)} <= {p.pages for p in doc.passages}
+    assert any("NorthGate" in p.text for p in doc.passages)
+
+
 def test_slides_are_pages_and_titles_are_sections(processor: DocumentProcessor) -> None:
     doc = process(processor, "benefits/benefits-overview.pptx")
     stipend = next(p for p in doc.passages if "wellness stipend of" in p.text)
