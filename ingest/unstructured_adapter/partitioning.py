@@ -107,10 +107,12 @@ def _partition_pdf(
 def _check_pdf(path: Path) -> None:
     """Open the PDF with pypdf first: unstructured returns nothing for a corrupt file."""
     from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
+    from pypdf.errors import LimitReachedError, PyPdfError
 
     try:
         pages = len(PdfReader(str(path), strict=False).pages)
+    except LimitReachedError:
+        return  # one of pypdf's safety limits on large files, not corruption: let pdfminer try
     except (PyPdfError, OSError, ValueError, KeyError) as e:
         raise ParseError(f"corrupt PDF: {e}") from e
     if pages == 0:

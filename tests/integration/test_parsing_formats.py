@@ -178,3 +178,19 @@ def test_a_scanned_pdf_falls_back_to_ocr(processor: DocumentProcessor, tmp_path:
     doc = processor.process(scan)
     text = " ".join(p.text for p in doc.passages)
     assert "Thursday" in text and doc.passages[0].pages == (1,)
+
+
+def test_a_pdf_over_pypdfs_safety_limits_is_still_parsed(
+    processor: DocumentProcessor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two real SEC 10-Q filings trip pypdf's "maximum array element count" in the corruption
+    # pre-check; that is a limit of the checker, not a broken file.
+    import pypdf
+    from pypdf.errors import LimitReachedError
+
+    def too_big(*_args: object, **_kwargs: object) -> None:
+        raise LimitReachedError("Reached maximum array element count.")
+
+    monkeypatch.setattr(pypdf, "PdfReader", too_big)
+    doc = process(processor, "it/it-handbook.pdf")
+    assert any("NorthGate" in p.text for p in doc.passages)
