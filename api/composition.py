@@ -20,8 +20,9 @@ from core.models import Acl
 from core.settings import Settings
 from generation.abstention import AbstentionPolicy
 from generation.answer import AnswerOptions, AnswerService
+from generation.cross_encoder_judge import CrossEncoderJudge, trained_judge_exists
 from generation.generator import Generator
-from generation.grounding import LexicalEmbeddingJudge
+from generation.grounding import LexicalEmbeddingJudge, SupportJudge
 from generation.llama_cpp_generator import LlamaCppGenerator
 from generation.model_store import ProgressCallback, resolve_model_path
 from ingest.acl_policy import AclPolicy
@@ -277,6 +278,24 @@ def build_generator(settings: Settings, progress: ProgressCallback | None = None
     return LlamaCppGenerator(path, context_window=llm.context_window, threads=llm.threads)
 
 
+def support_judge_path(settings: Settings) -> Path:
+    """Where the trained support judge lives: ``answer.judge_path`` or
+    ``<data_dir>/models/support-judge``."""
+    return settings.answer.judge_path or settings.data_dir / "models" / "support-judge"
+
+
+def build_support_judge(settings: Settings, embedder: Embedder) -> SupportJudge:
+    """The grounding check's judge: the trained cross-encoder when configured, or under
+    ``auto`` when one has been trained; else the lexical/embedding judge."""
+    choice = settings.answer.judge
+    path = support_judge_path(settings)
+    if choice == "cross-encoder" or (choice == "auto" and trained_judge_exists(path)):
+        # Loads lazily; a missing model under "cross-encoder" fails on first use, saying how
+        # to train one.
+        return CrossEncoderJudge(path, embedder)
+    return LexicalEmbeddingJudge(embedder)
+
+
 def build_answer_service(
     settings: Settings,
     index: VectorIndex,
@@ -293,7 +312,7 @@ def build_answer_service(
     return AnswerService(
         build_searcher(settings, index, embedder=embedder),
         generator or build_generator(settings),
-        LexicalEmbeddingJudge(checking),
+        build_support_judge(settings, checking),
         assembly=AssemblyOptions(
             budget_tokens=settings.search.context_tokens, neighbours=settings.search.neighbours
         ),

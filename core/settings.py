@@ -196,6 +196,16 @@ class AnswerSettings(_Section):
     condense_history: bool = Field(
         default=True, description="Rewrite a follow-up question into a standalone one."
     )
+    judge: Literal["auto", "lexical", "cross-encoder"] = Field(
+        default="auto",
+        description="The grounding check's support judge. cross-encoder: the judge trained by "
+        "`citewise eval train-judge` (evals/RESULTS.md); lexical: embedding similarity plus "
+        "word and figure overlap; auto: the trained judge when one exists at judge_path, else "
+        "lexical.",
+    )
+    judge_path: Path | None = Field(
+        default=None, description="The trained judge; default <data_dir>/models/support-judge."
+    )
 
 
 # Asymmetric signature algorithms only: with HS* the JWKS (which is public) would be the HMAC

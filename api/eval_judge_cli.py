@@ -1,0 +1,295 @@
+"""``citewise eval train-judge`` and ``citewise eval calibrate``: the support judges.
+
+``train-judge`` fine-tunes the cross-encoder judge from the shipped MiniLM on the training
+splits of SummEdits and HaluEval QA, chooses its threshold on the validation splits and saves
+it where the answer path finds it (``answer.judge_path``, default
+``<data_dir>/models/support-judge``). ``calibrate`` measures judges on the held-out splits.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from api import composition
+from api.cli_support import err, fail, load_settings
+from core.errors import CitewiseError
+from core.settings import Settings
+from evals.calibration import PairOutcome, report, report_json, report_markdown, run_judge
+from evals.judge_data import (
+    HALUEVAL,
+    SUMMEDITS,
+    LabelledPair,
+    Split,
+    default_shared_data,
+    load_halueval_qa,
+    load_summedits,
+    split_pairs,
+    subsample,
+)
+from evals.judge_training import TrainingOptions, train_judge
+from generation.cross_encoder_judge import CrossEncoderJudge, trained_judge_exists
+from generation.grounding import LexicalEmbeddingJudge, SupportJudge
+from generation.llm_judge import LlmJudge
+from retrieval.embedder import Embedder, shipped_minilm_path
+from retrieval.memo_embedder import MemoEmbedder
+
+out = Console(soft_wrap=True)
+JudgeName = Literal["lexical", "cross-encoder", "llm"]
+DATA_SETS = (SUMMEDITS, HALUEVAL)
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="YAML settings file (else $CITEWISE_CONFIG).")
+]
+DataOption = Annotated[
+    Path | None,
+    typer.Option("--data", help="Shared data folder (else $CITEWISE_SHARED_DATA, ../shared/data)."),
+]
+ModelOption = Annotated[
+    Path | None,
+    typer.Option("--model-dir", help="The judge's folder (default: answer.judge_path)."),
+]
+SetsOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Labelled sets to use: summedits, halueval (default both)."),
+]
+
+
+def train_judge_command(
+    data: DataOption = None,
+    model_dir: ModelOption = None,
+    sets: SetsOption = None,
+    halueval_pairs: Annotated[
+        int, typer.Option(help="HaluEval training pairs used (the split has 13000).")
+    ] = 1000,
+    limit: Annotated[
+        int | None,
+        typer.Option(help="At most this many training and validation pairs per set (trials)."),
+    ] = None,
+    epochs: Annotated[float, typer.Option(help="Passes over the training examples.")] = 2.0,
+    batch_size: Annotated[int, typer.Option(help="Examples per optimiser step.")] = 16,
+    learning_rate: Annotated[float, typer.Option(help="Peak learning rate.")] = 5e-5,
+    max_tokens: Annotated[int, typer.Option(help="The judge's window (evidence+claim).")] = 128,
+    config: ConfigOption = None,
+) -> None:
+    """Train the cross-encoder support judge (a held-out split is never used here)."""
+    try:
+        settings = load_settings(config)
+        splits = _splits(data, _chosen_sets(sets))
+    except CitewiseError as e:
+        raise fail(e) from e
+    train = _cap(splits["train"], limit, {HALUEVAL: halueval_pairs})
+    validation = _cap(splits["validation"], limit, {HALUEVAL: max(halueval_pairs // 4, 2)})
+    output = model_dir or composition.support_judge_path(settings)
+    options = TrainingOptions(
+        epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, max_tokens=max_tokens
+    )
+    err.print(
+        f"training on {_sizes(train)}; threshold chosen on {_sizes(validation)}; "
+        f"{epochs:g} epochs, window {max_tokens} tokens"
+    )
+    with _progress() as advance:
+        try:
+            result = train_judge(
+                train,
+                validation,
+                output,
+                _embedder(settings),
+                base_model=shipped_minilm_path(),
+                options=options,
+                progress=advance,
+            )
+        except CitewiseError as e:
+            raise fail(e) from e
+    scores = ", ".join(f"{k} {v:.3f}" for k, v in result.validation_balanced_accuracy.items())
+    out.print(
+        f"judge saved to {escape(str(result.model_dir))}: {result.train_examples} examples "
+        f"({result.examples_by_label}) from {result.train_pairs} pairs, trained in "
+        f"{result.train_seconds / 60:.1f} min ({result.total_seconds / 60:.1f} min in all); "
+        f"threshold {result.threshold:.3f}; validation balanced accuracy: {scores}"
+    )
+
+
+def calibrate_command(
+    judges: Annotated[
+        list[str] | None,
+        typer.Option("--judge", help="lexical, cross-encoder, llm (repeat; default: first two)."),
+    ] = None,
+    data: DataOption = None,
+    model_dir: ModelOption = None,
+    sets: SetsOption = None,
+    limit: Annotated[
+        int | None, typer.Option(help="At most this many held-out pairs per set (all: unset).")
+    ] = None,
+    llm_limit: Annotated[
+        int, typer.Option(help="Held-out pairs per set for the LLM judge (it is slow).")
+    ] = 100,
+    llm_model: Annotated[
+        str | None,
+        typer.Option(help="The llm judge's model: a shipped name or a .gguf (else llm.model)."),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", help="Write calibration.json and calibration.md to this folder."),
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Measure judges on the held-out splits: balanced accuracy, precision, recall, F1."""
+    try:
+        settings = load_settings(config)
+        chosen = _chosen_judges(judges, settings, model_dir)
+        held_out = _cap(_splits(data, _chosen_sets(sets))["test"], limit, {})
+    except CitewiseError as e:
+        raise fail(e) from e
+    embedder = _embedder(settings)
+    outcomes: dict[str, list[PairOutcome]] = {}
+    seconds: dict[str, float] = {}
+    sizes: dict[str, dict[str, int]] = {}
+    for name in chosen:
+        pairs = _cap(held_out, llm_limit, {}) if name == "llm" else held_out
+        sizes[name] = _counts(pairs)
+        err.print(f"{name}: judging {_sizes(pairs)}")
+        started = time.perf_counter()
+        try:
+            judge = _build_judge(name, settings, embedder, model_dir, llm_model)
+            with _progress() as advance:
+                done = 0
+
+                def step(count: int, label: str = name, total: int = len(pairs)) -> None:
+                    nonlocal done
+                    done += count
+                    advance(label, done, total)
+
+                # One answer per call for the LLM, as in the answer path; batches otherwise.
+                per_call = 1 if name == "llm" else 32
+                outcomes[name] = run_judge(judge, pairs, pairs_per_call=per_call, progress=step)
+        except CitewiseError as e:
+            raise fail(e) from e
+        seconds[name] = round(time.perf_counter() - started, 1)
+    result = report(outcomes)
+    table = report_markdown(result)
+    out.print(table, markup=False)
+    if output is not None:
+        output.mkdir(parents=True, exist_ok=True)
+        (output / "calibration.json").write_text(
+            report_json(result, pairs=sizes, seconds=seconds), encoding="utf-8"
+        )
+        (output / "calibration.md").write_text(table, encoding="utf-8")
+        err.print(f"wrote {escape(str(output / 'calibration.json'))} and calibration.md")
+
+
+def _chosen_sets(sets: Sequence[str] | None) -> tuple[str, ...]:
+    chosen = tuple(dict.fromkeys(sets or DATA_SETS))
+    unknown = [s for s in chosen if s not in DATA_SETS]
+    if unknown:
+        raise typer.BadParameter(f"unknown set {unknown[0]!r}", param_hint="--set")
+    return chosen
+
+
+def _chosen_judges(
+    judges: Sequence[str] | None, settings: Settings, model_dir: Path | None
+) -> tuple[JudgeName, ...]:
+    known: tuple[JudgeName, ...] = ("lexical", "cross-encoder", "llm")
+    if judges:
+        unknown = [j for j in judges if j not in known]
+        if unknown:
+            raise typer.BadParameter(f"unknown judge {unknown[0]!r}", param_hint="--judge")
+        return tuple(j for j in known if j in judges)
+    path = model_dir or composition.support_judge_path(settings)
+    if trained_judge_exists(path):
+        return ("lexical", "cross-encoder")
+    err.print(f"no trained judge at {escape(str(path))}: measuring the lexical judge only")
+    return ("lexical",)
+
+
+def _build_judge(
+    name: JudgeName,
+    settings: Settings,
+    embedder: Embedder,
+    model_dir: Path | None,
+    llm_model: str | None,
+) -> SupportJudge:
+    if name == "lexical":
+        return LexicalEmbeddingJudge(embedder)
+    if name == "cross-encoder":
+        judge = CrossEncoderJudge(model_dir or composition.support_judge_path(settings), embedder)
+        judge.warm_up()
+        return judge
+    if llm_model is not None:
+        settings = settings.model_copy(
+            update={"llm": settings.llm.model_copy(update={"model": llm_model})}
+        )
+    llm = LlmJudge(composition.build_generator(settings))
+    llm.warm_up()
+    return llm
+
+
+def _splits(data: Path | None, sets: Sequence[str]) -> dict[Split, list[LabelledPair]]:
+    root = data or default_shared_data()
+    pairs: list[LabelledPair] = []
+    if SUMMEDITS in sets:
+        pairs += load_summedits(root)
+    if HALUEVAL in sets:
+        pairs += load_halueval_qa()
+    return split_pairs(pairs)
+
+
+def _cap(
+    pairs: Sequence[LabelledPair], limit: int | None, per_set: dict[str, int]
+) -> list[LabelledPair]:
+    """At most ``limit`` pairs per set (and the per-set caps), spread over domains."""
+    capped: list[LabelledPair] = []
+    for dataset in DATA_SETS:
+        of_set = [p for p in pairs if p.dataset == dataset]
+        caps = [c for c in (limit, per_set.get(dataset)) if c is not None]
+        capped += subsample(of_set, min(caps) if caps else None)
+    return capped
+
+
+def _counts(pairs: Sequence[LabelledPair]) -> dict[str, int]:
+    return {s: n for s in DATA_SETS if (n := sum(p.dataset == s for p in pairs))}
+
+
+def _sizes(pairs: Sequence[LabelledPair]) -> str:
+    return ", ".join(f"{n} {s} pairs" for s, n in _counts(pairs).items()) or "no pairs"
+
+
+def _embedder(settings: Settings) -> Embedder:
+    # SummEdits has ~30 summaries per document: its sentences are embedded once, not 30 times.
+    return MemoEmbedder(composition.build_embedder(settings), max_items=200_000)
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[str, int, int], None]]:
+    """A rich progress display; yields ``advance(stage, done, total)``."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        tasks: dict[str, TaskID] = {}
+
+        def advance(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=total)
+            progress.update(tasks[stage], completed=done, total=total)
+
+        yield advance
