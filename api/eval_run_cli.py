@@ -33,6 +33,7 @@ from evals.compare import compare_runs
 from evals.generation_cache import GenerationCache
 from evals.qa_datasets import QaDataset, load_dataset
 from evals.report import load_result, write_html, write_result
+from generation.generator import Generator
 from ingest.acl_policy import AclPolicy
 
 out = Console()
@@ -79,7 +80,7 @@ def run(
             if api is None:
                 settings = _eval_settings(settings, out_dir, data)
                 embedder = composition.build_embedder(settings)
-                generator = composition.build_generator(settings)
+                generator: Generator | None = composition.build_generator(settings)
                 store = stack.enter_context(composition.open_store(settings, embedder=embedder))
                 _ingest(settings, store, data)
                 service = composition.build_answer_service(
@@ -89,7 +90,8 @@ def run(
                 config_id = run_config_id(settings)
             else:
                 embedder = composition.build_embedder(settings)
-                generator = None
+                # The LLM judge runs here, on the configured model, whoever answered.
+                generator = composition.build_generator(settings) if "llm" in names else None
                 api_backend = ApiBackend(api, api_key)
                 stack.callback(api_backend.close)
                 backend, config_id = api_backend, "api-" + _digest(api)
@@ -212,8 +214,10 @@ def _ingest(settings: Settings, store: composition.Store, data: QaDataset) -> No
 
 
 def run_config_id(settings: Settings) -> str:
-    """Names the configuration under test: a digest of every setting that shapes answers."""
-    return _digest(settings.model_dump_json(include=_SHAPING))
+    """Names the configuration under test: a digest of every setting that shapes answers and
+    of the pipeline version that built the index."""
+    shaping = settings.model_dump_json(include=_SHAPING)
+    return _digest(shaping + composition.pipeline_id(settings))
 
 
 def _digest(text: str) -> str:

@@ -69,7 +69,7 @@ def extractors(judges: Sequence[str]) -> dict[str, Extractor]:
         "similarity": lambda r: r.similarity,
         "gold_recall": lambda r: r.gold_recall,
         "abstention_accuracy": _abstention_accuracy,
-        "latency_s": lambda r: r.latency_s if r.answer is not None and not r.cached else None,
+        "latency_s": lambda r: r.latency_s if r.answer is not None else None,
     }
     for judge in judges:
         table[f"{judge}.hallucination_rate"] = _graded(judge, lambda g: float(g.hallucinated))

@@ -83,9 +83,9 @@ def _plots(run: RunResult) -> str:
     grounding.set_ylim(0, 1)
     grounding.set_title("Grounding and citations, by judge")
     grounding.legend(fontsize=8)
-    seconds = [r.latency_s for r in run.examples if r.answer is not None and not r.cached]
+    seconds = [r.latency_s for r in run.examples if r.answer is not None]
     latency.hist(seconds or [0.0], bins=20)
-    latency.set_title("Answer latency (s, generated this run)")
+    latency.set_title("Answer latency (s, as generated)")
     buffer = io.BytesIO()
     figure.tight_layout()
     figure.savefig(buffer, format="png", dpi=90)
