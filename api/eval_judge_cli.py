@@ -76,7 +76,7 @@ def train_judge_command(
     sets: SetsOption = None,
     halueval_pairs: Annotated[
         int, typer.Option(help="HaluEval training pairs used (the split has 13000).")
-    ] = 1000,
+    ] = 1500,
     limit: Annotated[
         int | None,
         typer.Option(help="At most this many training and validation pairs per set (trials)."),
@@ -84,7 +84,7 @@ def train_judge_command(
     epochs: Annotated[float, typer.Option(help="Passes over the training examples.")] = 2.0,
     batch_size: Annotated[int, typer.Option(help="Examples per optimiser step.")] = 16,
     learning_rate: Annotated[float, typer.Option(help="Peak learning rate.")] = 5e-5,
-    max_tokens: Annotated[int, typer.Option(help="The judge's window (evidence+claim).")] = 128,
+    max_tokens: Annotated[int, typer.Option(help="The judge's window (evidence+claim).")] = 192,
     config: ConfigOption = None,
 ) -> None:
     """Train the cross-encoder support judge (a held-out split is never used here)."""

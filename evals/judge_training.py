@@ -7,9 +7,9 @@ What the model learns from, per training pair:
   consistent summary is supported; in an inconsistent one, sentences copied unchanged from
   the consistent seed summary are supported and, when exactly one sentence was edited, that
   one is not. When several were edited, which is wrong is unknown (edits may be harmless
-  paraphrases), so those edited sentences are left out. (Using the whole summary as one
-  unsupported example instead taught the model that a long claim is an unsupported one:
-  every multi-sentence example was negative.)
+  paraphrases), so the whole summary is one unsupported example instead. (Every
+  multi-sentence example is thus negative: a length cue. Claims are single sentences in the
+  answer path and in calibration; dropping these examples is untested, see RESULTS.md.)
 - **HaluEval QA**: the question plus an answer, supported or hallucinated.
 
 Each example's evidence is the window ``EvidenceSelector`` builds at answer time. Duplicates
@@ -54,7 +54,7 @@ class TrainingOptions:
     epochs: float = 2.0
     batch_size: int = 16
     learning_rate: float = 5e-5
-    max_tokens: int = 128
+    max_tokens: int = 192
     claim_tokens: int = 96
     seed: int = 0
 
@@ -86,7 +86,7 @@ def training_units(pair: LabelledPair) -> list[tuple[str, bool]]:
     edited = [s for s in summary if s not in seed]
     if len(edited) == 1:
         return [*kept, (edited[0], False)]
-    return kept
+    return [*kept, (pair.claim, False)]
 
 
 def build_examples(
@@ -176,7 +176,7 @@ def train_judge(
     }
     positives = sum(1 for e in examples if e.label == 1.0)
     training = {
-        "base_model": base_model.name,
+        "base_model": str(base_model),
         "train_pairs": len(train),
         "train_examples": len(examples),
         "validation_pairs": len(validation),

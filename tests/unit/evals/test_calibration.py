@@ -161,8 +161,8 @@ def test_training_labels_sentences_only_where_they_are_certain() -> None:
         ("She leads the sales team.", True),
         ("Alice joined in 2020.", False),
     ]
-    # Two edited sentences: which one is wrong is unknown, so neither is an example.
+    # Two edited sentences: which one is wrong is unknown, so the summary is the example.
     two_edits = pair("Alice joined in 2020. She leads the HR team.", False, reference=seed)
-    assert training_units(two_edits) == []
+    assert training_units(two_edits) == [(two_edits.claim, False)]
     qa = pair("Who? Alice.", False, dataset=HALUEVAL, domain="qa")
     assert training_units(qa) == [("Who? Alice.", False)]
