@@ -111,7 +111,7 @@ def run(
         result = new_run(
             dataset=data.name,
             config_id=config_id,
-            config=json.loads(settings.model_dump_json(include=_SHAPING)),
+            config=json.loads(settings.model_dump_json(include=_SHAPING, exclude=_NOT_SHAPING)),
             backend=api or "in-process",
             judges=names,
             started_at=started,
@@ -176,6 +176,8 @@ def compare(
 
 _SHAPING = {"embedding", "chunking", "parsing", "search", "llm", "answer"}
 """The settings that shape answers: they make up the configuration id."""
+_NOT_SHAPING = {"llm": {"threads", "timeout_s", "max_retries", "api_key"}}
+"""Within them, what only changes speed or access (the same answer with 1 or 2 threads)."""
 
 
 def _eval_settings(settings: Settings, out_dir: Path, data: QaDataset) -> Settings:
@@ -216,7 +218,7 @@ def _ingest(settings: Settings, store: composition.Store, data: QaDataset) -> No
 def run_config_id(settings: Settings) -> str:
     """Names the configuration under test: a digest of every setting that shapes answers and
     of the pipeline version that built the index."""
-    shaping = settings.model_dump_json(include=_SHAPING)
+    shaping = settings.model_dump_json(include=_SHAPING, exclude=_NOT_SHAPING)
     return _digest(shaping + composition.pipeline_id(settings))
 
 

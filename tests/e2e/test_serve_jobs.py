@@ -63,6 +63,8 @@ def serving(data_dir: Path, model: Path, port: int) -> Iterator[subprocess.Popen
             except httpx.TransportError:
                 pass
             time.sleep(0.3)
+        else:
+            raise AssertionError("citewise serve was not ready within 180 s")
         yield process
     finally:
         if process.poll() is None:
