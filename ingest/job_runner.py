@@ -126,11 +126,13 @@ class JobRunner:
         with self._mutating:
             try:
                 if job.attempts > self._max_attempts:
-                    self._jobs.fail(
-                        job.job_id,
+                    reason = (
                         f"gave up after {self._max_attempts} attempts: the worker stopped "
-                        "during each of them",
+                        "during each of them"
                     )
+                    if job.kind is JobKind.UPLOAD:
+                        self._writer.abandon_pending(job.doc_id, reason)
+                    self._jobs.fail(job.job_id, reason)
                 elif job.kind is JobKind.DELETE:
                     self._delete(job)
                 else:

@@ -217,6 +217,25 @@ class DocumentRegistry(SqlStore):
             row.updated_at = now
             _log(s, doc_id, "failed", error)
 
+    def pending_version(self, doc_id: str) -> int | None:
+        """The version being written and not yet committed, if any."""
+        with self._session() as s:
+            row = s.get(_DocumentRow, doc_id)
+            return row.pending_version if row is not None else None
+
+    def abandon_version(self, doc_id: str, error: str, *, chunk_count: int) -> None:
+        """Give up on the pending version: the document is ``failed`` with ``error``, keeps
+        its last committed version (if its chunks survived: ``chunk_count`` is what the index
+        still holds) and the next upload or sync re-indexes it."""
+        with self._session() as s:
+            row = _require(s, doc_id)
+            row.pending_version = None
+            row.status = DocumentStatus.FAILED.value
+            row.error = error
+            row.chunk_count = chunk_count
+            row.updated_at = _now()
+            _log(s, doc_id, "failed", error)
+
     def mark_deleting(self, doc_id: str) -> None:
         """First step of a purge: the row stays until the chunks are gone."""
         with self._session() as s:

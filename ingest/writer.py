@@ -120,6 +120,18 @@ class DocumentWriter:
         self._index.flush()
         self._registry.remove(doc_id)
 
+    def abandon_pending(self, doc_id: str, error: str) -> None:
+        """Drop the chunks of a version that will never be committed (its job gave up), so
+        they do not sit beside the previous version's as duplicates; the document is marked
+        failed with ``error``. Nothing to do when no version is pending."""
+        version = self._registry.pending_version(doc_id)
+        if version is None:
+            return
+        self._index.delete_document_version(doc_id, version)
+        self._index.flush()
+        # The crash may have come after the old version was deleted: count what is left.
+        self._registry.abandon_version(doc_id, error, chunk_count=self._index.count(doc_id))
+
     def set_acl(self, doc_id: str, acl: Acl) -> None:
         """Change who may read a document: payload update, no re-embedding."""
         self._index.set_acl(doc_id, acl)
