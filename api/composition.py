@@ -249,6 +249,7 @@ def build_pipeline(
         pipeline_id=pipeline_id(settings),
         tenant=settings.tenant,
         embed_group=settings.ingest.embed_group,
+        max_file_bytes=int(settings.parsing.max_file_mb * 1_000_000),
     )
 
 

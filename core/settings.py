@@ -360,7 +360,11 @@ class ParsingSettings(_Section):
     languages: tuple[str, ...] = Field(
         default=("eng",), description="Document languages (tesseract codes); skips detection."
     )
-    max_file_mb: float = Field(default=200.0, gt=0)
+    max_file_mb: float = Field(
+        default=200.0,
+        gt=0,
+        description="Larger files fail at ingest (with this reason) without being read.",
+    )
 
 
 class IngestSettings(_Section):

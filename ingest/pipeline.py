@@ -55,6 +55,7 @@ class IngestPipeline:
         pipeline_id: str,
         tenant: str | None = None,
         embed_group: int = 256,
+        max_file_bytes: int | None = None,
     ) -> None:
         self._registry = registry
         self._writer = writer
@@ -62,6 +63,7 @@ class IngestPipeline:
         self._pipeline_id = pipeline_id
         self._tenant = tenant
         self._embed_group = embed_group
+        self._max_file_bytes = max_file_bytes
 
     def warm_up(self) -> None:
         """Start the parser workers and load the embedding model before timing-critical work."""
@@ -150,6 +152,15 @@ class IngestPipeline:
                     )
                 )
                 continue
+            if self._max_file_bytes is not None and stat.st_size > self._max_file_bytes:
+                # Refused before hashing or parsing: one huge export must not stall a batch
+                # (or exhaust a parser's memory). An earlier version stays searchable.
+                reason = (
+                    f"file is {stat.st_size / 1e6:.3g} MB, over the {self._max_file_bytes / 1e6:g}"
+                    " MB limit (parsing.max_file_mb)"
+                )
+                self._record_failure(doc_id, source, reason, emit)
+                continue
             content_hash = file_sha256(source.path)
             if state is not None and state.is_current(content_hash, self._pipeline_id):
                 if state.acl != acl:
@@ -206,13 +217,16 @@ class IngestPipeline:
             emit(FileResult(source_uri=job.source.source_uri, outcome=outcome, chunks=chunk_count))
 
     def _fail(self, job: _Job, reason: str, emit: ProgressCallback) -> None:
-        log.warning("ingest failed", extra=fields(uri=job.source.source_uri, reason=reason))
+        self._record_failure(job.doc_id, job.source, reason, emit)
+
+    def _record_failure(
+        self, doc_id: str, source: SourceFile, reason: str, emit: ProgressCallback
+    ) -> None:
+        log.warning("ingest failed", extra=fields(uri=source.source_uri, reason=reason))
         self._registry.mark_failed(
-            job.doc_id, job.source.source_uri, reason, file_type=file_type(job.source.path)
+            doc_id, source.source_uri, reason, file_type=file_type(source.path)
         )
-        emit(
-            FileResult(source_uri=job.source.source_uri, outcome=IngestOutcome.FAILED, error=reason)
-        )
+        emit(FileResult(source_uri=source.source_uri, outcome=IngestOutcome.FAILED, error=reason))
 
     def _prune(self, uri_prefix: str, seen: set[str], emit: ProgressCallback) -> None:
         for document in self._registry.list_documents(uri_prefix=uri_prefix):

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from api import composition
 from core.ids import document_id
-from core.models import Acl, DocumentStatus, IngestOutcome
+from core.models import Acl, DocumentStatus, IngestOutcome, IngestSummary
+from core.settings import Settings
 from ingest.acl_policy import AclPolicy
 from tests.conftest import SAMPLE_ACL
 from tests.integration.conftest import CountingEmbedder, Ingest
@@ -139,3 +141,36 @@ def test_bad_files_fail_one_by_one_while_the_rest_lands(
         assert {"corrupt.pdf", "image.md", "latin1.txt"} <= set(failed)
         assert all(d.error and "\n" not in d.error for d in failed.values())
         assert all(s.index.count(d.doc_id) == 0 for d in failed.values())
+
+
+def test_a_file_over_the_size_limit_fails_unread_and_keeps_its_last_version(
+    corpus: Path, data_dir: Path, counting: CountingEmbedder
+) -> None:
+    def run(limit_mb: float) -> IngestSummary:
+        settings = Settings.load(
+            data_dir=data_dir, ingest={"workers": 0}, parsing={"max_file_mb": limit_mb}
+        )
+        with composition.open_store(settings, embedder=counting) as s:
+            return composition.build_pipeline(settings, s).run(
+                [corpus], policy=AclPolicy.default_only(("public",))
+            )
+
+    big = corpus / "big-notes.md"
+    big.write_text("# Notes\n\nThe canteen opens at 8:00.\n")
+    assert outcomes(run(200))["big-notes.md"] == "added"
+    big_id = document_id(big.resolve().as_uri())
+    big.write_text(big.read_text() + "\nFiller line of meeting notes.\n" * 2_000)  # ~60 KB
+
+    counting.embedded = 0
+    summary = run(0.05)  # 50 KB
+    result = next(r for r in summary.files if r.source_uri.endswith("big-notes.md"))
+    assert result.outcome is IngestOutcome.FAILED
+    size_mb = big.stat().st_size / 1e6
+    assert result.error == f"file is {size_mb:.3g} MB, over the 0.05 MB limit (parsing.max_file_mb)"
+    assert (summary.failed, summary.unchanged, counting.embedded) == (1, 11, 0)
+    settings = Settings.load(data_dir=data_dir)
+    with composition.open_store(settings, embedder=counting) as s:
+        document = s.registry.get(big_id)
+        assert document.status is DocumentStatus.FAILED and document.error == result.error
+        chunks = s.index.get_chunks(big_id)  # the earlier version is still searchable
+        assert chunks and all("Filler" not in c.text for c in chunks)
