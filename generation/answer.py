@@ -22,7 +22,7 @@ from generation.abstention import AbstentionPolicy
 from generation.condense import condense_request, needs_condensing, read_condensed
 from generation.finalize import finalize_answer
 from generation.generator import Generator
-from generation.grounding import SupportJudge
+from generation.grounding import SupportJudge, WarmableJudge
 from generation.models import Answer, ChatMessage, FinishReason
 from generation.prompting import Prompt, PromptBuilder
 from retrieval.context import AssemblyOptions, Context, ContextAssembler, Source
@@ -127,9 +127,12 @@ class AnswerService:
         return self._generator
 
     def warm_up(self) -> None:
-        """Load the embedding model and the LLM now, not on the first question."""
+        """Load the embedding model, the LLM and the judge's model now, not on the first
+        question."""
         self._searcher.warm_up()
         self._generator.warm_up()
+        if isinstance(self._judge, WarmableJudge):
+            self._judge.warm_up()
 
     def answer(
         self,

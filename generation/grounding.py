@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -57,6 +57,15 @@ class SupportJudge(Protocol):
 
     def judge(self, claims: Sequence[Claim]) -> list[Support]:
         """One ``Support`` per claim, in order."""
+        ...
+
+
+@runtime_checkable
+class WarmableJudge(SupportJudge, Protocol):
+    """A judge with a model to load (the trained cross-encoder, an LLM judge)."""
+
+    def warm_up(self) -> None:
+        """Load the model now rather than on the first answer."""
         ...
 
 

@@ -150,3 +150,25 @@ def test_a_follow_up_is_condensed_before_retrieval(index: QdrantServerIndex) -> 
 def test_an_empty_question_is_refused(index: QdrantServerIndex) -> None:
     with pytest.raises(ValueError, match="empty"):
         service(index, FakeGenerator()).answer("   ", EMPLOYEE)
+
+
+class _WarmableJudge(LexicalEmbeddingJudge):
+    warmed = False
+
+    def warm_up(self) -> None:
+        self.warmed = True
+
+
+def test_warm_up_loads_the_generator_and_a_judge_that_has_a_model(
+    index: QdrantServerIndex,
+) -> None:
+    generator = FakeGenerator([])
+    judge = _WarmableJudge(FakeEmbedder())
+    AnswerService(
+        Searcher(index, FakeEmbedder(), QdrantBm25Encoder()),
+        generator,
+        judge,
+        policy=AbstentionPolicy(min_retrieval_similarity=0.2),
+    ).warm_up()
+    assert generator.warmed and judge.warmed
+    service(index, generator).warm_up()  # the lexical judge has nothing to load
