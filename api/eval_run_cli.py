@@ -107,7 +107,8 @@ def run(
                     progress=lambda _example, _cached: advance(),
                 )
             err.print(f"grading {len(answers)} answers with {', '.join(names)}")
-            results = grade(answers, graders, embedder)
+            with _bar("grading", total=len(answers)) as advance:
+                results = grade(answers, graders, embedder, progress=advance)
         result = new_run(
             dataset=data.name,
             config_id=config_id,

@@ -109,32 +109,40 @@ def run_answers(
 
 
 def grade(
-    answers: Sequence[Generated], judges: Mapping[str, SupportJudge], embedder: Embedder
+    answers: Sequence[Generated],
+    judges: Mapping[str, SupportJudge],
+    embedder: Embedder,
+    *,
+    progress: Callable[[], None] | None = None,
 ) -> list[ExampleResult]:
-    """Metrics and every judge's grades for each answer."""
+    """Metrics and every judge's grades for each answer; ``progress`` is called after each
+    (an LLM judge takes seconds per answer)."""
     results = []
     for generated in answers:
-        example, entry = generated.example, generated.entry
-        if entry is None:
-            results.append(ExampleResult(example=example, answer=None, error=generated.error))
-            continue
-        answer = entry.answer
-        reference = example.reference_answer
-        results.append(
-            ExampleResult(
-                example=example,
-                answer=answer,
-                latency_s=entry.latency_s,
-                cached=generated.from_cache,
-                token_f1=token_f1(answer.text, reference) if reference else None,
-                similarity=(
-                    semantic_similarity(embedder, answer.text, reference) if reference else None
-                ),
-                gold_recall=gold_recall(answer, example.gold_documents),
-                grades={name: grade_grounding(answer, j, name) for name, j in judges.items()},
-            )
-        )
+        results.append(_grade_one(generated, judges, embedder))
+        if progress is not None:
+            progress()
     return results
+
+
+def _grade_one(
+    generated: Generated, judges: Mapping[str, SupportJudge], embedder: Embedder
+) -> ExampleResult:
+    example, entry = generated.example, generated.entry
+    if entry is None:
+        return ExampleResult(example=example, answer=None, error=generated.error)
+    answer = entry.answer
+    reference = example.reference_answer
+    return ExampleResult(
+        example=example,
+        answer=answer,
+        latency_s=entry.latency_s,
+        cached=generated.from_cache,
+        token_f1=token_f1(answer.text, reference) if reference else None,
+        similarity=semantic_similarity(embedder, answer.text, reference) if reference else None,
+        gold_recall=gold_recall(answer, example.gold_documents),
+        grades={name: grade_grounding(answer, j, name) for name, j in judges.items()},
+    )
 
 
 def gold_recall(answer: Answer, gold_documents: Sequence[str]) -> float | None:

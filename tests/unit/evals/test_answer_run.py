@@ -68,7 +68,11 @@ class _Embedder:
 def make_run(tmp_path: Path, backend: ScriptedBackend) -> RunResult:
     cache = GenerationCache(tmp_path / "cache.jsonl")
     answers = run_answers(EXAMPLES, backend, cache, config_id="c1")
-    results = grade(answers, {"oracle": OracleJudge()}, _Embedder())
+    graded: list[int] = []
+    results = grade(
+        answers, {"oracle": OracleJudge()}, _Embedder(), progress=lambda: graded.append(1)
+    )
+    assert len(graded) == len(answers)  # progress after every answer, failed ones included
     return new_run(
         dataset="t",
         config_id="c1",
