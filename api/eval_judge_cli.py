@@ -70,6 +70,10 @@ SetsOption = Annotated[
 ]
 
 
+_TRAINING = TrainingOptions()
+"""The trainer's own defaults, shown as the command's (one source of truth)."""
+
+
 def train_judge_command(
     data: DataOption = None,
     model_dir: ModelOption = None,
@@ -81,10 +85,18 @@ def train_judge_command(
         int | None,
         typer.Option(help="At most this many training and validation pairs per set (trials)."),
     ] = None,
-    epochs: Annotated[float, typer.Option(help="Passes over the training examples.")] = 2.0,
-    batch_size: Annotated[int, typer.Option(help="Examples per optimiser step.")] = 16,
-    learning_rate: Annotated[float, typer.Option(help="Peak learning rate.")] = 5e-5,
-    max_tokens: Annotated[int, typer.Option(help="The judge's window (evidence+claim).")] = 192,
+    epochs: Annotated[
+        float, typer.Option(help="Passes over the training examples.")
+    ] = _TRAINING.epochs,
+    batch_size: Annotated[
+        int, typer.Option(help="Examples per optimiser step.")
+    ] = _TRAINING.batch_size,
+    learning_rate: Annotated[
+        float, typer.Option(help="Peak learning rate.")
+    ] = _TRAINING.learning_rate,
+    max_tokens: Annotated[
+        int, typer.Option(help="The judge's window (evidence+claim).")
+    ] = _TRAINING.max_tokens,
     config: ConfigOption = None,
 ) -> None:
     """Train the cross-encoder support judge (a held-out split is never used here)."""
