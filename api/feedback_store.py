@@ -1,9 +1,11 @@
 """Feedback on answers: a thumbs up or down, with an optional comment, from an API caller.
 
 Rows live in the table ``feedback``, in the same database as the document registry, under
-their own metadata (like ``api_keys``). Answers are not stored, so ``answer_id`` is not
-checked against anything: the caller may send the question and answer text along, which makes
-each row usable on its own as an evaluation example (``citewise feedback export``).
+their own metadata (like ``api_keys``). ``answer_id`` is not checked against anything: the
+caller may send the question and answer text along, which makes each row usable on its own as
+an evaluation example (``citewise feedback export``). When the answer is in the answer log
+(``api/review_store.py``), ``POST /v1/feedback`` stores the logged question and answer text
+instead, and the review queue joins feedback to the log by ``answer_id``.
 """
 
 from __future__ import annotations
@@ -123,3 +125,8 @@ def _to_feedback(row: _FeedbackRow) -> Feedback:
         answer_text=row.answer_text,
         created_at=_utc(row.created_at),
     )
+
+
+FeedbackRow = _FeedbackRow
+"""The feedback table's row class, for queries that join feedback (the review queue)."""
+to_feedback = _to_feedback

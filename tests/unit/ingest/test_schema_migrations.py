@@ -17,7 +17,7 @@ import sqlalchemy
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from api import feedback_store, key_store
+from api import feedback_store, key_store, review_store
 from core.errors import RegistryError
 from ingest import job_store, registry
 from ingest.registry import DocumentRegistry
@@ -32,7 +32,11 @@ LEGACY_METADATA: list[sqlalchemy.MetaData] = [
 ]
 """The stores that made their own tables (``create_all``) before migrations existed."""
 
-STORE_METADATA: list[sqlalchemy.MetaData] = [*LEGACY_METADATA, job_store.JOB_METADATA]
+STORE_METADATA: list[sqlalchemy.MetaData] = [
+    *LEGACY_METADATA,
+    job_store.JOB_METADATA,
+    review_store._Base.metadata,
+]
 """Every store's tables: the migrated schema must match them all (add new stores here)."""
 
 
