@@ -10,8 +10,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.live import Live
 from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn
+from rich.text import Text
 
 from api import composition
 from api.cli_support import err, fail, load_settings, split_values
@@ -37,6 +39,12 @@ def ask(
         bool, typer.Option("--stream", help="Print the answer as it is written.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    show_withheld: Annotated[
+        bool,
+        typer.Option(
+            "--show-withheld", help="List the statements withheld as unsupported, with reasons."
+        ),
+    ] = False,
     config: Annotated[
         Path | None, typer.Option("--config", help="YAML settings file (else $CITEWISE_CONFIG).")
     ] = None,
@@ -68,29 +76,37 @@ def ask(
         return
     if not stream:
         out.print(escape(answer.text))
-    _print_details(answer)
+    _print_details(answer, show_withheld=show_withheld)
 
 
 def _stream(events: Iterator[SourcesEvent | DeltaEvent | FinalEvent]) -> Answer:
-    """Print deltas as they come; return the checked answer."""
-    streamed = False
-    for event in events:
-        if isinstance(event, DeltaEvent):
-            out.print(escape(event.text), end="")
-            streamed = True
-        elif isinstance(event, FinalEvent):
-            if streamed:
-                out.print()
-            answer = event.answer
-            if not streamed or answer.abstained or answer.text != (answer.model_text or ""):
-                # The check changed the text (or nothing was streamed): show the final one.
-                lead = "\n[bold]Checked answer:[/bold] " if streamed else ""
-                out.print(lead + escape(answer.text))
-            return answer
-    raise CitewiseError("the answer stream ended without an answer")
+    """Show the draft as it is written, then replace it with the checked answer.
+
+    The draft is the model's unchecked text, so it is shown dimmed, marked as a draft, and
+    only while it is being written (a transient live display, which a non-terminal output
+    never receives): what stays on screen is the checked answer alone.
+    """
+    draft: list[str] = []
+    with Live(Text(""), console=out, transient=True, refresh_per_second=8) as live:
+        for event in events:
+            if isinstance(event, SourcesEvent):
+                live.update(
+                    Text(f"searching done: {len(event.sources)} sources; writing...", "dim")
+                )
+            elif isinstance(event, DeltaEvent):
+                draft.append(event.text)
+                live.update(Text("draft, being checked: " + "".join(draft), style="dim"))
+            elif isinstance(event, FinalEvent):
+                answer = event.answer
+                break
+        else:
+            raise CitewiseError("the answer stream ended without an answer")
+    out.print(escape(answer.text))
+    return answer
 
 
-def _print_details(answer: Answer) -> None:
+def _print_details(answer: Answer, *, show_withheld: bool = False) -> None:
+    _print_withheld(answer, show=show_withheld)
     if answer.abstained:
         reason = answer.abstain_reason.value if answer.abstain_reason else "unknown"
         out.print(f"[dim](abstained: {reason})[/dim]")
@@ -112,12 +128,29 @@ def _print_details(answer: Answer) -> None:
             out.print(f"    [dim]{escape(citation.source_uri.removeprefix('file://'))}[/dim]")
             if citation.quote:
                 out.print(f'    "{escape(citation.quote)}"')
+    withheld = {w.sentence for w in answer.withheld}
     for verdict in answer.flagged:
-        out.print(f"[yellow]unsupported:[/yellow] {escape(verdict.sentence)} ({verdict.reason})")
+        if verdict.sentence not in withheld:
+            out.print(
+                f"[yellow]unsupported:[/yellow] {escape(verdict.sentence)} ({verdict.reason})"
+            )
     for marker in answer.dropped_markers:
         out.print(f"[yellow]dropped marker {escape(marker.marker)}:[/yellow] {marker.reason}")
     timings = ", ".join(f"{k} {v:.1f}s" for k, v in answer.timings.items())
     out.print(f"[dim]support {answer.support_score:.2f}; {timings}[/dim]")
+
+
+def _print_withheld(answer: Answer, *, show: bool) -> None:
+    """Say that statements were withheld (and, on request, which and why)."""
+    count = len(answer.withheld)
+    if not count:
+        return
+    what = "1 statement was" if count == 1 else f"{count} statements were"
+    hint = "" if show else " (--show-withheld lists them)"
+    out.print(f"[yellow]{what} withheld: the sources don't support it[/yellow][dim]{hint}[/dim]")
+    if show:
+        for statement in answer.withheld:
+            out.print(f"  [dim]withheld:[/dim] {escape(statement.sentence)} ({statement.reason})")
 
 
 def _print_source(source: Source) -> None:

@@ -15,12 +15,14 @@ from api.auth import Authenticator
 from api.feedback_store import FeedbackStore
 from api.key_store import ApiKeyStore
 from api.oidc import BearerAuthenticator, JwtAuthenticator
+from api.review_store import ReviewStore
 from core.errors import ConfigError
 from core.models import Acl
 from core.settings import Settings
 from generation.abstention import AbstentionPolicy
 from generation.answer import AnswerOptions, AnswerService
 from generation.cross_encoder_judge import CrossEncoderJudge, trained_judge_exists
+from generation.finalize import AnswerChecker, CheckOptions
 from generation.generator import Generator
 from generation.grounding import LexicalEmbeddingJudge, SupportJudge
 from generation.llama_cpp_generator import LlamaCppGenerator
@@ -294,7 +296,7 @@ def build_support_judge(settings: Settings, embedder: Embedder) -> SupportJudge:
         # Loads lazily; a missing model under "cross-encoder" fails on first use, saying how
         # to train one.
         return CrossEncoderJudge(path, embedder)
-    return LexicalEmbeddingJudge(embedder)
+    return LexicalEmbeddingJudge(embedder, support_threshold=settings.answer.support_threshold)
 
 
 def build_answer_service(
@@ -310,27 +312,36 @@ def build_answer_service(
     # The check embeds the same source sentences in several passes: memoise them.
     checking = MemoEmbedder(embedder)
     answer = settings.answer
+    policy = AbstentionPolicy(
+        min_retrieval_similarity=answer.min_retrieval_similarity,
+        min_support_score=answer.min_support_score,
+        closest_sources=answer.closest_sources,
+    )
+    checker = AnswerChecker(
+        build_support_judge(settings, checking),
+        policy=policy,
+        options=CheckOptions(
+            withhold=answer.unsupported == "withhold",
+            attribute_uncited=answer.attribute_uncited,
+            min_relevance=answer.min_relevance,
+            quote_min_relevance=answer.quote_min_relevance,
+        ),
+        embedder=checking,
+    )
     return AnswerService(
         build_searcher(settings, index, embedder=embedder),
         generator or build_generator(settings),
-        build_support_judge(settings, checking),
+        checker,
         assembly=AssemblyOptions(
             budget_tokens=settings.search.context_tokens, neighbours=settings.search.neighbours
         ),
-        policy=AbstentionPolicy(
-            min_retrieval_similarity=answer.min_retrieval_similarity,
-            min_support_score=answer.min_support_score,
-            closest_sources=answer.closest_sources,
-        ),
+        policy=policy,
         options=AnswerOptions(
             k=settings.search.k,
             max_answer_tokens=settings.llm.max_answer_tokens,
             temperature=settings.llm.temperature,
-            remove_unsupported=answer.remove_unsupported,
-            attribute_uncited=answer.attribute_uncited,
             condense_history=answer.condense_history,
         ),
-        quote_embedder=checking,
     )
 
 
@@ -352,6 +363,12 @@ def build_feedback_store(settings: Settings) -> FeedbackStore:
     """Answer feedback, in the registry's database (creating the data directory for SQLite)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return FeedbackStore(settings.registry_url)
+
+
+def build_review_store(settings: Settings) -> ReviewStore:
+    """The answer log and review queue, in the registry's database (beside the feedback)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return ReviewStore(settings.registry_url)
 
 
 @contextmanager
@@ -409,6 +426,7 @@ def open_services(settings: Settings) -> Iterator[Services]:
     with ExitStack() as stack:
         keys = stack.enter_context(closing(build_key_store(settings)))
         feedback = stack.enter_context(closing(build_feedback_store(settings)))
+        reviews = stack.enter_context(closing(build_review_store(settings)))
         store = stack.enter_context(open_store(settings, embedder=embedder))
         answers = build_answer_service(
             settings, store.index, generator=generator, embedder=embedder
@@ -422,4 +440,5 @@ def open_services(settings: Settings) -> Iterator[Services]:
             feedback=feedback,
             documents=documents,
             job_runner=runner,
+            reviews=reviews,
         )

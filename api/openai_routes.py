@@ -19,9 +19,15 @@ What differs from OpenAI's endpoint, on purpose:
   read it as ``completion.model_extra["citewise"]``.
 - ``usage`` is the answer's own token count: the prompt the answer service built (rules,
   sources, question) and the model's raw text, both 0 for an abstention that needed no model.
-- Streaming sends the model's text as it is written; the grounding check only runs at the
-  end, so the last content chunk carries the sources footer (preceded by the checked answer
-  when the check changed the text) and the ``citewise`` field, then a ``stop`` chunk and
+- The content is always the *checked* answer: a statement the grounding check could not
+  support is withheld (``answer.unsupported: withhold``), and the content says so ("1
+  statement was withheld: the sources don't support it.") while the statement itself is only
+  in ``citewise.withheld``.
+- Streaming therefore does not forward the model's draft: an OpenAI client appends every
+  chunk it receives and cannot take back a sentence the check later withholds, as the
+  ``/v1/ask`` stream's final event does. The first chunk (the ``assistant`` role) comes at
+  once, keep-alive comments while the model writes and the check runs, then one content chunk
+  with the checked answer, the sources footer and the ``citewise`` field, a ``stop`` chunk and
   ``data: [DONE]``. A failure mid-stream is a ``data: {"error": {...}}`` chunk, which the SDK
   raises as ``APIError``.
 """
@@ -40,9 +46,10 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api.auth import Caller
 from api.metrics import metrics_of
+from api.review_routes import record_answer, record_events
 from core.errors import CitewiseError
 from core.models import heading_line
-from generation.answer import AnswerEvent, AnswerService, DeltaEvent, FinalEvent
+from generation.answer import AnswerEvent, AnswerService, FinalEvent
 from generation.models import Answer, ChatMessage, Role
 
 router = APIRouter(tags=["openai"])
@@ -154,12 +161,18 @@ def chat_completions(
     created = int(time.time())
     if body.stream:
         events = metrics_of(request).observe_events(
-            service.stream(body.question(), caller, history=body.history())
+            record_events(
+                service.stream(body.question(), caller, history=body.history()),
+                request,
+                caller,
+                body.question(),
+            )
         )
         chunks = _chunks(events, completion_id=completion_id, created=created, model=model)
         return EventSourceResponse(chunks)
     answer = service.answer(body.question(), caller, history=body.history())
     metrics_of(request).observe_answer(answer)
+    record_answer(request, caller, body.question(), answer)
     return completion(answer, completion_id=completion_id, created=created, model=model)
 
 
@@ -174,7 +187,7 @@ def completion(answer: Answer, *, completion_id: str, created: int, model: str) 
         id=completion_id,
         created=created,
         model=model,
-        choices=[Choice(message=AssistantMessage(content=answer.text + sources_footer(answer)))],
+        choices=[Choice(message=AssistantMessage(content=answer_content(answer)))],
         usage=usage,
         citewise=answer,
     )
@@ -204,16 +217,18 @@ def sources_footer(answer: Answer) -> str:
     return f"\n\n{label}:\n" + "\n".join(lines)
 
 
-def final_content(answer: Answer, streamed: str) -> str:
-    """What the last streamed content chunk adds after the model's ``streamed`` text: the
-    checked answer when it differs (the check removed or replaced text, or nothing was
-    streamed because the service abstained before generating), then the sources footer."""
-    footer = sources_footer(answer)
-    if not streamed:
-        return answer.text + footer
-    if answer.abstained or answer.text.strip() != streamed.strip():
-        return f"\n\nChecked answer: {answer.text}{footer}"
-    return footer
+def withheld_note(answer: Answer) -> str:
+    """``\n\n(1 statement was withheld: the sources don't support it.)``, or ``""``."""
+    count = len(answer.withheld)
+    if not count:
+        return ""
+    what = "1 statement was" if count == 1 else f"{count} statements were"
+    return f"\n\n({what} withheld: the sources don't support it.)"
+
+
+def answer_content(answer: Answer) -> str:
+    """The message content: the checked answer, the withheld note and the sources footer."""
+    return answer.text + withheld_note(answer) + sources_footer(answer)
 
 
 def _chunks(
@@ -234,15 +249,13 @@ def _chunks(
 
     try:
         yield chunk({"role": "assistant", "content": ""})
-        streamed: list[str] = []
         for event in events:
-            if isinstance(event, DeltaEvent):
-                streamed.append(event.text)
-                yield chunk({"content": event.text})
-            elif isinstance(event, FinalEvent):
+            # Drafts (DeltaEvent) are not forwarded: see the module docstring.
+            if isinstance(event, FinalEvent):
                 answer = event.answer
-                content = final_content(answer, "".join(streamed))
-                yield chunk({"content": content}, citewise=answer.model_dump(mode="json"))
+                yield chunk(
+                    {"content": answer_content(answer)}, citewise=answer.model_dump(mode="json")
+                )
                 yield chunk({}, "stop")
     except CitewiseError as e:
         error = {"message": e.message, "type": type(e).__name__, "code": None}

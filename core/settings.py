@@ -184,8 +184,33 @@ class AnswerSettings(_Section):
     min_support_score: float = Field(
         default=0.0, ge=0.0, le=1.0, description="Abstain when fewer claims are supported."
     )
-    remove_unsupported: bool = Field(
-        default=False, description="Remove unsupported sentences instead of flagging them."
+    unsupported: Literal["withhold", "flag"] = Field(
+        default="withhold",
+        description="withhold: a claim the check cannot support is cut from the answer and "
+        "listed in `withheld` with its reason (the reader never sees it as part of the "
+        "answer); flag: it stays in the text, flagged in the verdicts (debugging and "
+        "evaluation only).",
+    )
+    support_threshold: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="Lexical judge: the similarity/overlap score a claim needs to be supported.",
+    )
+    min_relevance: float | None = Field(
+        default=0.45,
+        ge=0.0,
+        le=1.0,
+        description="A supported claim must score at least this against the question (cosine "
+        "and question-word coverage, evals/RESULTS.md) or the answer is off the question and "
+        "abstains; null turns the check off.",
+    )
+    quote_min_relevance: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="When the model's own answer does not hold, quote verbatim the source "
+        "sentence that addresses the question if it scores at least this; null: abstain.",
     )
     attribute_uncited: bool = Field(
         default=True,

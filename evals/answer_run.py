@@ -22,6 +22,7 @@ from evals.answer_metrics import GroundingGrade, grade_grounding, semantic_simil
 from evals.backends import AnswerBackend
 from evals.dataset import EvalExample
 from evals.generation_cache import CachedAnswer, GenerationCache, cache_key
+from evals.reference_checks import Outcome, outcome
 from generation.grounding import SupportJudge
 from generation.models import Answer
 from retrieval.embedder import Embedder
@@ -43,7 +44,21 @@ class ExampleResult(BaseModel):
     token_f1: float | None = None
     similarity: float | None = None
     gold_recall: float | None = None
+    outcome: Outcome | None = None
+    """What the reader got, checked against the reference keys (None when the example has
+    none to check against: an answerable question without ``must_contain``)."""
     grades: dict[str, GroundingGrade] = Field(default_factory=dict)
+
+    @property
+    def shows_unsupported(self) -> bool | None:
+        """Whether the answer shown contains a sentence the shipped check marked unsupported
+        (None without an answer; False for an abstention)."""
+        if self.answer is None:
+            return None
+        if self.answer.abstained:
+            return False
+        withheld = {w.sentence for w in self.answer.withheld}
+        return any(v.sentence not in withheld for v in self.answer.flagged)
 
 
 class RunResult(BaseModel):
@@ -141,7 +156,21 @@ def _grade_one(
         token_f1=token_f1(answer.text, reference) if reference else None,
         similarity=semantic_similarity(embedder, answer.text, reference) if reference else None,
         gold_recall=gold_recall(answer, example.gold_documents),
+        outcome=reference_outcome(example, answer),
         grades={name: grade_grounding(answer, j, name) for name, j in judges.items()},
+    )
+
+
+def reference_outcome(example: EvalExample, answer: Answer) -> Outcome | None:
+    """The reader's outcome against the example's reference keys (see ``reference_checks``);
+    None for an answerable example that has no keys."""
+    if example.answerable and not example.must_contain:
+        return None
+    return outcome(
+        answerable=example.answerable,
+        abstained=answer.abstained,
+        text=answer.text,
+        keys=example.must_contain,
     )
 
 
@@ -174,6 +203,13 @@ def summarise(results: Sequence[ExampleResult], judges: Sequence[str]) -> dict[s
     unanswerable = {r.example.id for r in ok if not r.example.answerable}
     summary["abstention_precision"] = _ratio(len(declined & unanswerable), len(declined))
     summary["abstention_recall"] = _ratio(len(declined & unanswerable), len(unanswerable))
+    summary.update(outcome_rates(ok))
+    shown = [r.shows_unsupported for r in answered]
+    summary["shows_unsupported_rate"] = _ratio(sum(bool(x) for x in shown), len(shown))
+    summary["withheld_rate"] = _ratio(
+        sum(bool(r.answer and r.answer.withheld) for r in ok), len(ok)
+    )
+    summary["quoted_rate"] = _ratio(sum(bool(r.answer and r.answer.quoted) for r in ok), len(ok))
     for name in judges:
         grades = [r.grades[name] for r in answered if name in r.grades]
         summary[f"{name}.hallucination_rate"] = _mean([float(g.hallucinated) for g in grades])
@@ -189,6 +225,29 @@ def summarise(results: Sequence[ExampleResult], judges: Sequence[str]) -> dict[s
         [float(r.answer.completion_tokens) for r in answered if r.answer]
     )
     return summary
+
+
+def outcome_rates(results: Sequence[ExampleResult]) -> dict[str, float | None]:
+    """Reference-checked rates: ``correct``, ``wrong_shown`` and ``abstained_answerable`` over
+    the answerable questions that have keys, ``abstained_unanswerable`` over the unanswerable
+    ones; ``correct`` also per question ``kind`` (``metadata["kind"]``)."""
+    checked = [r for r in results if r.outcome is not None]
+    answerable = [r for r in checked if r.example.answerable]
+    unanswerable = [r for r in checked if not r.example.answerable]
+
+    def share(group: Sequence[ExampleResult], wanted: Outcome) -> float | None:
+        return _ratio(sum(r.outcome is wanted for r in group), len(group))
+
+    rates = {
+        "correct_rate": share(answerable, Outcome.CORRECT),
+        "wrong_shown_rate": share(answerable, Outcome.WRONG_SHOWN),
+        "abstained_answerable_rate": share(answerable, Outcome.ABSTAINED_ANSWERABLE),
+        "abstained_unanswerable_rate": share(unanswerable, Outcome.ABSTAINED_UNANSWERABLE),
+    }
+    for kind in sorted({r.example.metadata.get("kind", "") for r in answerable} - {""}):
+        group = [r for r in answerable if r.example.metadata.get("kind") == kind]
+        rates[f"correct_rate.{kind}"] = share(group, Outcome.CORRECT)
+    return rates
 
 
 def new_run(

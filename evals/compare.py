@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from evals.answer_run import ExampleResult, RunResult
+from evals.reference_checks import Outcome
 
 HIGHER_IS_BETTER = {
     "token_f1": True,
@@ -25,6 +26,10 @@ HIGHER_IS_BETTER = {
     "citation_recall": True,
     "citation_precision": True,
     "latency_s": False,
+    "correct": True,
+    "wrong_shown": False,
+    "abstained_unanswerable": True,
+    "shows_unsupported": False,
 }
 """The direction of every comparable metric (judge metrics take ``<judge>.`` in front)."""
 
@@ -70,6 +75,10 @@ def extractors(judges: Sequence[str]) -> dict[str, Extractor]:
         "gold_recall": lambda r: r.gold_recall,
         "abstention_accuracy": _abstention_accuracy,
         "latency_s": lambda r: r.latency_s if r.answer is not None else None,
+        "correct": _outcome(Outcome.CORRECT, answerable=True),
+        "wrong_shown": _outcome(Outcome.WRONG_SHOWN, answerable=True),
+        "abstained_unanswerable": _outcome(Outcome.ABSTAINED_UNANSWERABLE, answerable=False),
+        "shows_unsupported": _shows_unsupported,
     }
     for judge in judges:
         table[f"{judge}.hallucination_rate"] = _graded(judge, lambda g: float(g.hallucinated))
@@ -138,6 +147,24 @@ def _abstention_accuracy(result: ExampleResult) -> float | None:
     if result.answer is None:
         return None
     return float(result.answer.abstained != result.example.answerable)
+
+
+def _outcome(wanted: Outcome, *, answerable: bool) -> Extractor:
+    """1.0 when a reference-checked question of the given kind had the ``wanted`` outcome."""
+
+    def value(result: ExampleResult) -> float | None:
+        if result.outcome is None or result.example.answerable is not answerable:
+            return None
+        return float(result.outcome is wanted)
+
+    return value
+
+
+def _shows_unsupported(result: ExampleResult) -> float | None:
+    shown = result.shows_unsupported
+    return (
+        None if shown is None or result.answer is None or result.answer.abstained else float(shown)
+    )
 
 
 def _graded(judge: str, field: Callable[..., float | None]) -> Extractor:

@@ -62,6 +62,9 @@ class EvalExample(BaseModel):
     gold_chunks: tuple[str, ...] = ()
     gold_pages: tuple[int, ...] = ()
     answerable: bool = True
+    must_contain: tuple[tuple[str, ...], ...] = ()
+    """Key strings a correct answer contains: each key is a tuple of accepted spellings
+    ("18 weeks", "eighteen weeks"); every key must be found (see ``reference_checks``)."""
     principal: PrincipalSpec = PrincipalSpec()
     metadata: dict[str, str] = Field(default_factory=dict)
 

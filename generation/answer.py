@@ -20,13 +20,11 @@ from dataclasses import dataclass
 from core.models import Principal
 from generation.abstention import AbstentionPolicy
 from generation.condense import condense_request, needs_condensing, read_condensed
-from generation.finalize import finalize_answer
+from generation.finalize import AnswerChecker
 from generation.generator import Generator
-from generation.grounding import SupportJudge, WarmableJudge
 from generation.models import Answer, ChatMessage, FinishReason
 from generation.prompting import Prompt, PromptBuilder
-from retrieval.context import AssemblyOptions, Context, ContextAssembler, Source
-from retrieval.embedder import Embedder
+from retrieval.context import AssemblyOptions, ContextAssembler, Source
 from retrieval.query import AccessScope, SearchFilters, SearchMode
 from retrieval.search import Searcher
 
@@ -56,8 +54,6 @@ class AnswerOptions:
     k: int = 8
     max_answer_tokens: int = 384
     temperature: float = 0.0
-    remove_unsupported: bool = False
-    attribute_uncited: bool = True
     condense_history: bool = True
 
 
@@ -103,19 +99,19 @@ class AnswerService:
         self,
         searcher: Searcher,
         generator: Generator,
-        judge: SupportJudge,
+        checker: AnswerChecker,
         *,
         assembly: AssemblyOptions | None = None,
         policy: AbstentionPolicy | None = None,
         options: AnswerOptions | None = None,
-        quote_embedder: Embedder | None = None,
     ) -> None:
+        """``checker`` decides what of the model's text the reader is shown; ``policy`` (the
+        same one the checker abstains with) decides when to abstain before generation."""
         self._searcher = searcher
         self._generator = generator
-        self._judge = judge
+        self._checker = checker
         self._policy = policy or AbstentionPolicy()
         self._options = options or AnswerOptions()
-        self._quote_embedder = quote_embedder
         self._assembler = ContextAssembler(
             GeneratorTokenCounter(generator), searcher.index, assembly
         )
@@ -131,8 +127,7 @@ class AnswerService:
         question."""
         self._searcher.warm_up()
         self._generator.warm_up()
-        if isinstance(self._judge, WarmableJudge):
-            self._judge.warm_up()
+        self._checker.warm_up()
 
     def answer(
         self,
@@ -252,17 +247,8 @@ class AnswerService:
         return best[0].score if best else None
 
     def _finalize(self, prompt: Prompt, text: str, timings: dict[str, float]) -> Answer:
-        context: Context = prompt.context
-        return finalize_answer(
-            context,
-            text,
-            judge=self._judge,
-            policy=self._policy,
-            remove_unsupported=self._options.remove_unsupported,
-            attribute_uncited=self._options.attribute_uncited,
-            quote_embedder=self._quote_embedder,
-            prompt_id=prompt.template_id,
-            timings=timings,
+        return self._checker.finalize(
+            prompt.context, text, prompt_id=prompt.template_id, timings=timings
         )
 
 

@@ -1,85 +1,229 @@
-"""From the model's raw text to an ``Answer``: markers, grounding check, abstention, citations.
+"""From the model's raw text to what the reader is shown: the verdict decides.
 
 This is the model-independent tail of answering; the answer service runs retrieval, the
-abstention check before generation, the prompt and the generator, then calls
-``finalize_answer`` with what the model wrote.
+abstention check before generation, the prompt and the generator, then hands the model's text
+to ``AnswerChecker.finalize``:
+
+1. markers are parsed and uncited factual sentences attributed to a supporting source;
+2. every claim is judged against the sources it cites (``check_answer``);
+3. under ``withhold`` (the default) unsupported claims are cut from the text and listed in
+   ``Answer.withheld`` with their reason; under ``flag`` they stay, flagged in the verdicts
+   (for debugging and evaluation only);
+4. the answer must still answer the question: with ``min_relevance`` set, at least one
+   supported claim must score that close to the question (``AnswerRelevance``);
+5. otherwise, if a source sentence clearly addresses the question (``quote_min_relevance``),
+   it is quoted verbatim as the answer; else the answer is the standard abstention with the
+   closest sources.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from generation.abstention import AbstentionPolicy
-from generation.attribution import attribute_uncited as attribution_of
-from generation.citations import parse_answer, resolve_citations
-from generation.grounding import SupportJudge, check_answer
-from generation.models import Answer
+from generation.attribution import attribute_uncited
+from generation.citations import parse_answer, resolve_citations, strip_markers
+from generation.grounding import GroundingReport, SupportJudge, WarmableJudge, check_answer
+from generation.models import (
+    AbstainReason,
+    Answer,
+    Citation,
+    SentenceKind,
+    SentenceVerdict,
+    WithheldStatement,
+)
+from generation.relevance import AnswerRelevance, Quote
 from retrieval.context import Context
 from retrieval.embedder import Embedder
 
+QUOTE_LEAD = "The documents say:"
+"""How a quoted answer starts, so a reader knows the words are the source's, not the model's."""
 
-def finalize_answer(
-    context: Context,
-    model_text: str,
-    *,
-    judge: SupportJudge,
-    policy: AbstentionPolicy | None = None,
-    remove_unsupported: bool = False,
-    attribute_uncited: bool = True,
-    quote_embedder: Embedder | None = None,
-    prompt_id: str | None = None,
-    timings: Mapping[str, float] | None = None,
-) -> Answer:
-    """Check ``model_text`` against ``context`` (the sources the prompt showed) and build the
-    answer, or the standard abstention when the model declined or nothing it said holds.
+_QUOTABLE = frozenset(
+    {AbstainReason.MODEL_DECLINED, AbstainReason.UNSUPPORTED, AbstainReason.OFF_QUESTION}
+)
+"""Abstentions after generation that a quote may replace: retrieval found sources, but the
+model's own answer did not hold."""
 
-    ``timings`` (seconds per earlier stage) are copied into the answer, with ``check`` added.
-    ``quote_embedder``, when given, ranks quote candidates by meaning as well as words.
-    With ``attribute_uncited``, factual sentences the model left uncited are cited to the
-    source that supports them (see ``attribution``), and their verdicts say so.
+
+@dataclass(frozen=True)
+class CheckOptions:
+    """What the check does with its verdicts (see ``AnswerSettings``).
+
+    ``withhold``: cut unsupported claims from the text (else flag them).
+    ``attribute_uncited``: cite, for an uncited factual sentence, the source supporting it.
+    ``min_relevance``: a supported claim must score at least this against the question, else
+    the answer is off the question (None: no relevance check).
+    ``quote_min_relevance``: quote a source sentence that scores at least this when the
+    model's answer did not hold (None: never quote).
     """
-    policy = policy or AbstentionPolicy()
-    started = time.perf_counter()
-    parsed = parse_answer(model_text, len(context.sources))
-    attributed: frozenset[int] = frozenset()
-    if attribute_uncited:
-        attribution = attribution_of(parsed, context, judge)
-        parsed, attributed = attribution.parsed, attribution.attributed
-    report = check_answer(parsed, context, judge, remove_unsupported=remove_unsupported)
-    if attributed:
+
+    withhold: bool = True
+    attribute_uncited: bool = True
+    min_relevance: float | None = None
+    quote_min_relevance: float | None = None
+
+
+class AnswerChecker:
+    """Turns the model's text into the ``Answer`` a reader may be shown."""
+
+    def __init__(
+        self,
+        judge: SupportJudge,
+        *,
+        policy: AbstentionPolicy | None = None,
+        options: CheckOptions | None = None,
+        embedder: Embedder | None = None,
+    ) -> None:
+        """``embedder`` ranks citation quotes by meaning and scores answer relevance; without
+        one, quotes are ranked by words only and the relevance options must be off."""
+        self._judge = judge
+        self._policy = policy or AbstentionPolicy()
+        self._options = options or CheckOptions()
+        self._embedder = embedder
+        self._relevance = AnswerRelevance(embedder) if embedder is not None else None
+        if self._relevance is None and (
+            self._options.min_relevance is not None or self._options.quote_min_relevance is not None
+        ):
+            raise ValueError("answer relevance needs an embedder")
+
+    @property
+    def options(self) -> CheckOptions:
+        """What the check does with its verdicts."""
+        return self._options
+
+    def warm_up(self) -> None:
+        """Load the judge's model now (the embedder is warmed by the searcher)."""
+        if isinstance(self._judge, WarmableJudge):
+            self._judge.warm_up()
+
+    def finalize(
+        self,
+        context: Context,
+        model_text: str,
+        *,
+        prompt_id: str | None = None,
+        timings: Mapping[str, float] | None = None,
+    ) -> Answer:
+        """Check ``model_text`` against ``context`` (the sources the prompt showed) and build
+        the answer the reader is shown. ``timings`` are copied in, with ``check`` added."""
+        started = time.perf_counter()
+        options = self._options
+        parsed = parse_answer(model_text, len(context.sources))
+        attributed: frozenset[int] = frozenset()
+        if options.attribute_uncited:
+            attribution = attribute_uncited(parsed, context, self._judge)
+            parsed, attributed = attribution.parsed, attribution.attributed
+        report = check_answer(parsed, context, self._judge, remove_unsupported=options.withhold)
         verdicts = tuple(
             v.model_copy(update={"attributed": True}) if i in attributed else v
             for i, v in enumerate(report.verdicts)
         )
-        report = replace(report, verdicts=verdicts)
-    reason = policy.after_check(report.verdicts, report.support_score)
-    stages = dict(timings or {})
-    if reason is not None:
+        verdicts, reason = self._decide(context.question, verdicts, report, context)
+        withheld = _withheld(verdicts) if options.withhold else ()
+        stages = dict(timings or {})
+        checked = Answer(
+            question=context.question,
+            text=report.text,
+            verdicts=verdicts,
+            support_score=report.support_score,
+            dropped_markers=parsed.dropped,
+            sources=context.sources,
+            withheld=withheld,
+            model_text=model_text,
+            prompt_id=prompt_id,
+        )
+        if reason is None:
+            citations = resolve_citations(report.kept, context, self._embedder)
+            stages["check"] = time.perf_counter() - started
+            return checked.model_copy(update={"citations": citations, "timings": stages})
+        quote = self._quote(context, reason)
         stages["check"] = time.perf_counter() - started
-        return policy.abstain(
+        if quote is not None:
+            return _quoted(checked, quote, stages)
+        abstention = self._policy.abstain(
             context.question,
             reason,
             context.sources,
-            verdicts=report.verdicts,
+            verdicts=verdicts,
             support_score=report.support_score,
             dropped_markers=parsed.dropped,
             model_text=model_text,
             prompt_id=prompt_id,
             timings=stages,
         )
-    citations = resolve_citations(report.kept, context, quote_embedder)
-    stages["check"] = time.perf_counter() - started
-    return Answer(
-        question=context.question,
-        text=report.text,
-        citations=citations,
-        verdicts=report.verdicts,
-        support_score=report.support_score,
-        dropped_markers=parsed.dropped,
-        sources=context.sources,
-        model_text=model_text,
-        prompt_id=prompt_id,
-        timings=stages,
+        return abstention.model_copy(update={"withheld": withheld})
+
+    def _decide(
+        self,
+        question: str,
+        verdicts: tuple[SentenceVerdict, ...],
+        report: GroundingReport,
+        context: Context,
+    ) -> tuple[tuple[SentenceVerdict, ...], AbstainReason | None]:
+        """The verdicts with relevance scores on supported claims, and the reason to abstain
+        (None: the answer stands)."""
+        reason = self._policy.after_check(verdicts, report.support_score)
+        threshold = self._options.min_relevance
+        if self._relevance is None or threshold is None:
+            return verdicts, reason
+        supported = [
+            i for i, v in enumerate(verdicts) if v.kind is SentenceKind.CLAIM and v.supported
+        ]
+        if not supported:
+            return verdicts, reason
+        headings = [_heading(context, verdicts[i].cited) for i in supported]
+        scores = self._relevance.scores(
+            question, [_claim_text(verdicts[i].sentence) for i in supported], headings
+        )
+        scored = list(verdicts)
+        for i, score in zip(supported, scores, strict=True):
+            scored[i] = verdicts[i].model_copy(update={"relevance": round(score, 4)})
+        if reason is None and max(scores) < threshold:
+            reason = AbstainReason.OFF_QUESTION
+        return tuple(scored), reason
+
+    def _quote(self, context: Context, reason: AbstainReason) -> Quote | None:
+        threshold = self._options.quote_min_relevance
+        if self._relevance is None or threshold is None or reason not in _QUOTABLE:
+            return None
+        quote = self._relevance.best_quote(context.question, context.sources)
+        return quote if quote is not None and quote.score >= threshold else None
+
+
+def _withheld(verdicts: Sequence[SentenceVerdict]) -> tuple[WithheldStatement, ...]:
+    return tuple(
+        WithheldStatement(sentence=v.sentence, cited=v.cited, reason=v.reason)
+        for v in verdicts
+        if v.kind is SentenceKind.CLAIM and not v.supported
     )
+
+
+def _quoted(checked: Answer, quote: Quote, timings: dict[str, float]) -> Answer:
+    """``checked`` with its text replaced by ``quote``, verbatim, citing its source."""
+    source = quote.source
+    citation = Citation(
+        number=source.number,
+        doc_id=source.doc_id,
+        chunk_ids=source.chunk_ids,
+        title=source.title,
+        source_uri=source.source_uri,
+        section_path=source.section_path,
+        pages=source.pages,
+        quote=quote.text,
+        quote_span=quote.span,
+    )
+    text = f'{QUOTE_LEAD} "{quote.text.strip()}" [{source.number}]'
+    return checked.model_copy(
+        update={"text": text, "citations": (citation,), "quoted": True, "timings": timings}
+    )
+
+
+def _heading(context: Context, cited: Sequence[int]) -> str:
+    return " ".join(s.heading for n in cited if (s := context.source(n)) is not None)
+
+
+def _claim_text(sentence: str) -> str:
+    return strip_markers(sentence).strip()

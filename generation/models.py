@@ -133,6 +133,9 @@ class SentenceVerdict(_Frozen):
     evidence: str = ""
     attributed: bool = False
     """The model cited nothing here; the check cited the source that supports the sentence."""
+    relevance: float | None = Field(default=None, ge=0.0, le=1.0)
+    """How closely a supported claim addresses the question (``AnswerRelevance``); None when
+    not scored."""
 
 
 class AbstainReason(StrEnum):
@@ -146,6 +149,21 @@ class AbstainReason(StrEnum):
     """The model said the sources do not hold the answer."""
     UNSUPPORTED = "unsupported"
     """The grounding check found no supported claim in the model's answer."""
+    OFF_QUESTION = "off_question"
+    """Claims held, but none of them answers the question that was asked."""
+
+
+class WithheldStatement(_Frozen):
+    """A sentence of the model's answer that the reader is not shown, and why.
+
+    Under ``answer.unsupported: withhold`` (the default) an unsupported claim is cut from the
+    answer text and listed here, so a client can say "1 statement was withheld because the
+    sources don't support it" and show it on request.
+    """
+
+    sentence: str
+    cited: tuple[int, ...] = ()
+    reason: str
 
 
 class Answer(_Frozen):
@@ -155,7 +173,8 @@ class Answer(_Frozen):
     and ``sources`` holds the closest sources found, for the reader to look at. Otherwise
     ``sources`` is the numbered context the model saw, so every ``[n]`` resolves in it.
     ``model_text`` keeps the model's raw output (useful to evals when the answer abstained or
-    sentences were removed). ``answer_id`` names this answer: feedback on it refers to it.
+    sentences were withheld); ``withheld`` lists the sentences cut from ``text``.
+    ``answer_id`` names this answer: feedback on it refers to it.
     """
 
     answer_id: str = Field(
@@ -171,6 +190,16 @@ class Answer(_Frozen):
     abstain_reason: AbstainReason | None = None
     dropped_markers: tuple[DroppedMarker, ...] = ()
     sources: tuple[Source, ...] = ()
+    withheld: tuple[WithheldStatement, ...] = Field(
+        default=(),
+        description="Statements of the model's answer cut from `text` because the sources do "
+        "not support them (empty under `answer.unsupported: flag`).",
+    )
+    quoted: bool = Field(
+        default=False,
+        description="The model declined or its answering sentence was withheld, but a source "
+        "passage addresses the question: `text` quotes that passage verbatim, with its citation.",
+    )
     model_text: str | None = None
     prompt_id: str | None = None
     timings: dict[str, float] = Field(default_factory=dict)

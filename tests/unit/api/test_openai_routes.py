@@ -15,11 +15,18 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from api.app import Services, create_app
-from api.openai_routes import ChatCompletionRequest, completion, final_content, sources_footer
+from api.openai_routes import ChatCompletionRequest, answer_content, completion, sources_footer
 from core.models import PUBLIC_GROUP, Principal
 from core.settings import Settings
 from generation.answer import DeltaEvent, FinalEvent
-from generation.models import AbstainReason, Answer, ChatMessage, Citation, Role
+from generation.models import (
+    AbstainReason,
+    Answer,
+    ChatMessage,
+    Citation,
+    Role,
+    WithheldStatement,
+)
 from retrieval.context import Source
 
 CITATION = Citation(
@@ -114,12 +121,21 @@ def test_an_abstention_lists_the_closest_sources() -> None:
     assert sources_footer(ANSWER.model_copy(update={"citations": ()})) == ""
 
 
-def test_the_final_chunk_repeats_the_answer_only_when_the_check_changed_it() -> None:
+def test_the_content_is_the_checked_answer_with_a_withheld_note() -> None:
     footer = sources_footer(ANSWER)
-    assert final_content(ANSWER, ANSWER.text) == footer
-    assert final_content(ANSWER, "") == ANSWER.text + footer
-    changed = final_content(ANSWER, "Employees accrue 1.75 days. The moon is cheese.")
-    assert changed == f"\n\nChecked answer: {ANSWER.text}{footer}"
+    assert answer_content(ANSWER) == ANSWER.text + footer
+    withheld = ANSWER.model_copy(
+        update={
+            "withheld": (
+                WithheldStatement(sentence="The moon is cheese [1].", cited=(1,), reason="no"),
+            )
+        }
+    )
+    content = answer_content(withheld)
+    assert content == (
+        f"{ANSWER.text}\n\n(1 statement was withheld: the sources don't support it.){footer}"
+    )
+    assert "cheese" not in content
 
 
 class _FakeAnswers:

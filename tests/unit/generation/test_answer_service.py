@@ -15,6 +15,7 @@ from generation.answer import (
     FinalEvent,
     SourcesEvent,
 )
+from generation.finalize import AnswerChecker
 from generation.grounding import LexicalEmbeddingJudge
 from generation.models import (
     AbstainReason,
@@ -73,7 +74,7 @@ def service(index: QdrantServerIndex, generator: FakeGenerator, **options: objec
     return AnswerService(
         Searcher(index, embedder, QdrantBm25Encoder()),
         generator,
-        LexicalEmbeddingJudge(embedder),
+        AnswerChecker(LexicalEmbeddingJudge(embedder), embedder=embedder),
         policy=AbstentionPolicy(min_retrieval_similarity=0.2),
         options=AnswerOptions(k=3, **options),  # type: ignore[arg-type]
     )
@@ -167,7 +168,7 @@ def test_warm_up_loads_the_generator_and_a_judge_that_has_a_model(
     AnswerService(
         Searcher(index, FakeEmbedder(), QdrantBm25Encoder()),
         generator,
-        judge,
+        AnswerChecker(judge),
         policy=AbstentionPolicy(min_retrieval_similarity=0.2),
     ).warm_up()
     assert generator.warmed and judge.warmed

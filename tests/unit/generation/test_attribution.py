@@ -1,6 +1,6 @@
 from generation.attribution import attribute_uncited
 from generation.citations import parse_answer
-from generation.finalize import finalize_answer
+from generation.finalize import AnswerChecker, CheckOptions
 from generation.grounding import LexicalEmbeddingJudge
 from tests.unit.generation.fakes import FakeEmbedder, context
 
@@ -44,9 +44,11 @@ def test_cited_sentences_and_declines_are_left_alone() -> None:
 
 def test_finalize_marks_attributed_verdicts_and_can_be_turned_off() -> None:
     text = "Employees accrue 1.75 days of paid vacation per month."
-    answer = finalize_answer(CONTEXT, text, judge=judge())
+    answer = AnswerChecker(judge()).finalize(CONTEXT, text)
     assert not answer.abstained
     assert [c.number for c in answer.citations] == [1]
     assert answer.verdicts[0].attributed and answer.verdicts[0].supported
-    strict = finalize_answer(CONTEXT, text, judge=judge(), attribute_uncited=False)
+    strict = AnswerChecker(judge(), options=CheckOptions(attribute_uncited=False)).finalize(
+        CONTEXT, text
+    )
     assert strict.abstained and not strict.citations

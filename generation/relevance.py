@@ -1,0 +1,84 @@
+"""Does a supported sentence answer the question that was asked?
+
+The grounding check asks whether a sentence is true to its source; it does not ask whether the
+sentence is an answer. A small model given the wrong passages often writes a true sentence
+about something else: a research-participant rate in reply to a question about an equipment
+allowance. ``AnswerRelevance`` scores each sentence against the question, and the answer is
+kept only when one supported sentence is close enough to the question.
+
+The same scores pick a *quoted answer*: when the model declines or its answering sentence is
+withheld, but a source sentence clearly addresses the question, that sentence is shown
+verbatim with its citation ("The documents say: ..."). A verbatim quote cannot hallucinate;
+whether it is right more often than an abstention is measured in evals/RESULTS.md.
+
+The score is the cosine similarity of the two texts under the embedding model (the retrieval
+model, all-MiniLM-L6-v2 by default), with the question's content words that the sentence and
+its source's heading cover as a second signal: ``score = (cosine + coverage) / 2``. Thresholds
+are calibrated on the development sets (evals/RESULTS.md, "Answer relevance").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from generation.sentences import split_sentences
+from generation.similarity import cosine_matrix, term_coverage, terms
+from retrieval.context import Source
+from retrieval.embedder import Embedder
+
+_MIN_QUOTE_WORDS = 6
+"""Shorter sentences (headings, list labels) are not quoted as answers."""
+_MAX_QUOTE_CHARS = 400
+
+
+@dataclass(frozen=True)
+class Quote:
+    """A source sentence quoted as the answer: its source, its text and where it is."""
+
+    source: Source
+    text: str
+    span: tuple[int, int]
+    score: float
+
+
+class AnswerRelevance:
+    """Scores sentences against a question (see the module docstring)."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self._embedder = embedder
+
+    def scores(
+        self, question: str, sentences: Sequence[str], headings: Sequence[str] = ()
+    ) -> list[float]:
+        """One score in ``[0, 1]`` per sentence; ``headings`` (one per sentence, optional) are
+        the headings of the sources they come from, which often carry the topic words."""
+        if not sentences:
+            return []
+        cosine = cosine_matrix(self._embedder, [question], list(sentences))[0]
+        wanted = terms(question)
+        scores = []
+        for i, (sentence, similarity) in enumerate(zip(sentences, cosine, strict=True)):
+            heading = headings[i] if i < len(headings) else ""
+            coverage = term_coverage(wanted, terms(f"{heading}\n{sentence}"))
+            scores.append(min(max((max(similarity, 0.0) + coverage) / 2, 0.0), 1.0))
+        return scores
+
+    def best_quote(self, question: str, sources: Sequence[Source]) -> Quote | None:
+        """The source sentence that best addresses ``question`` (None when no source has a
+        sentence long enough to quote). Its score decides, with a threshold, whether to show
+        it."""
+        candidates: list[tuple[Source, str, tuple[int, int]]] = []
+        for source in sources:
+            for start, end in split_sentences(source.text):
+                text = source.text[start:end]
+                if len(text.split()) >= _MIN_QUOTE_WORDS and len(text) <= _MAX_QUOTE_CHARS:
+                    candidates.append((source, text, (start, end)))
+        if not candidates:
+            return None
+        scores = self.scores(
+            question, [text for _, text, _ in candidates], [s.heading for s, _, _ in candidates]
+        )
+        best = max(range(len(candidates)), key=lambda i: (scores[i], -i))
+        source, text, span = candidates[best]
+        return Quote(source=source, text=text, span=span, score=scores[best])
