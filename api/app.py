@@ -9,9 +9,18 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI
 
-from api import document_routes, feedback_routes, metrics, openai_routes, problems, routes
+from api import (
+    document_routes,
+    feedback_routes,
+    metrics,
+    openai_routes,
+    problems,
+    review_routes,
+    routes,
+)
 from api.auth import Authenticator
 from api.feedback_store import FeedbackStore
+from api.review_store import ReviewStore
 from api.upload_limit import UploadLimitMiddleware
 from core.settings import Settings
 from generation.answer import AnswerService
@@ -33,6 +42,8 @@ class Services:
     documents: DocumentService
     job_runner: JobRunner | None = None
     """Runs uploads and deletes in this process (None when a separate worker does)."""
+    reviews: ReviewStore | None = None
+    """The answer log and review queue (None: answers are not logged)."""
 
 
 ServicesFactory = Callable[[Settings], AbstractContextManager[Services]]
@@ -74,6 +85,7 @@ def create_app(settings: Settings, open_services: ServicesFactory) -> FastAPI:
     problems.install(app)
     app.include_router(routes.router)
     app.include_router(feedback_routes.router)
+    app.include_router(review_routes.router)
     app.include_router(metrics.router)
     app.include_router(openai_routes.router)
     app.include_router(document_routes.router)

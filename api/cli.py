@@ -18,6 +18,7 @@ from api.eval_cli import eval_app
 from api.feedback_cli import feedback_app
 from api.keys_cli import keys_app
 from api.models_cli import models_app
+from api.review_cli import review_app
 from api.search_cli import search
 from api.serve_cli import serve
 from api.worker_cli import worker
@@ -34,6 +35,7 @@ app.add_typer(docs_app, name="docs")
 app.add_typer(models_app, name="models")
 app.add_typer(keys_app, name="keys")
 app.add_typer(feedback_app, name="feedback")
+app.add_typer(review_app, name="review")
 app.add_typer(db_app, name="db")
 app.add_typer(eval_app, name="eval")
 app.command()(search)

@@ -7,13 +7,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Caller
 from api.feedback_store import MAX_COMMENT, FeedbackStore, Rating
+from api.review_store import ReviewStore
 
 router = APIRouter()
 
 
 class FeedbackRequest(BaseModel):
     """``POST /v1/feedback``. Send the question and answer text along to make the feedback
-    usable as an evaluation example: answers themselves are not stored."""
+    usable as an evaluation example; for an answer the server logged, the logged question and
+    answer text are stored instead."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -30,18 +32,28 @@ class FeedbackResponse(BaseModel):
     """``POST /v1/feedback`` result."""
 
     feedback_id: str
+    answer_logged: bool = Field(
+        description="The rated answer is in the answer log: the feedback is linked to it (and "
+        "a thumbs-down puts it in the review queue)."
+    )
 
 
 @router.post("/v1/feedback", tags=["answers"], status_code=201)
 def feedback(body: FeedbackRequest, caller: Caller, request: Request) -> FeedbackResponse:
     """Rate an answer up or down, with an optional comment; stored with the caller's user id."""
-    store: FeedbackStore = request.app.state.services.feedback
+    services = request.app.state.services
+    store: FeedbackStore = services.feedback
+    log: ReviewStore | None = services.reviews
+    logged = log.find(body.answer_id.strip()) if log is not None else None
+    question, answer_text = body.question, body.answer_text
+    if logged is not None:  # what was asked and shown, rather than what the client says
+        question, answer_text = logged.question, logged.answer.text
     stored = store.add(
         body.answer_id,
         caller.user_id,
         body.rating,
         comment=body.comment,
-        question=body.question,
-        answer_text=body.answer_text,
+        question=question,
+        answer_text=answer_text,
     )
-    return FeedbackResponse(feedback_id=stored.feedback_id)
+    return FeedbackResponse(feedback_id=stored.feedback_id, answer_logged=logged is not None)

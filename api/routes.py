@@ -12,6 +12,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from api.auth import Caller
 from api.metrics import metrics_of
 from api.problems import problem
+from api.review_routes import record_answer, record_events
 from api.schemas import AskRequest, SearchHit, SearchRequest, SearchResponse
 from core.errors import CitewiseError
 from generation.answer import AnswerEvent, DeltaEvent, FinalEvent, SourcesEvent
@@ -88,9 +89,11 @@ def ask(
     filters = body.filters.to_search_filters()
     if accept and "text/event-stream" in accept:
         events = service.stream(body.question, caller, history=history, filters=filters)
+        events = record_events(events, request, caller, body.question)
         return EventSourceResponse(_sse(metrics_of(request).observe_events(events)))
     answer: Answer = service.answer(body.question, caller, history=history, filters=filters)
     metrics_of(request).observe_answer(answer)
+    record_answer(request, caller, body.question, answer)
     return answer
 
 
