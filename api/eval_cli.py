@@ -9,7 +9,7 @@ import typer
 
 from api.eval_judge_cli import calibrate_command, train_judge_command
 from api.eval_retrieval_cli import retrieval
-from api.eval_run_cli import compare, run
+from api.eval_run_cli import compare, run, tradeoff
 
 eval_app = typer.Typer(
     help="Measure retrieval, answers, citations and hallucinations; train and calibrate judges.",
@@ -18,5 +18,6 @@ eval_app = typer.Typer(
 eval_app.command("retrieval")(retrieval)
 eval_app.command("run")(run)
 eval_app.command("compare")(compare)
+eval_app.command("tradeoff")(tradeoff)
 eval_app.command("train-judge")(train_judge_command)
 eval_app.command("calibrate")(calibrate_command)

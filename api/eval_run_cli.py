@@ -13,7 +13,7 @@ import hashlib
 import json
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -31,8 +31,10 @@ from evals.answer_run import grade, new_run, run_answers, utc_now
 from evals.backends import AnswerBackend, ApiBackend, ServiceBackend
 from evals.compare import compare_runs
 from evals.generation_cache import GenerationCache
+from evals.llm_cache import CachingGenerator
 from evals.qa_datasets import QaDataset, load_dataset
 from evals.report import load_result, write_html, write_result
+from evals.tradeoff import grid, markdown_table, parse_axis, sweep, with_overrides
 from generation.generator import Generator
 from ingest.acl_policy import AclPolicy
 
@@ -41,7 +43,7 @@ out = Console()
 
 def run(
     dataset: Annotated[
-        str, typer.Option(help="sample, sec-10q, sec-10q-unanswerable, or a .jsonl file.")
+        str, typer.Option(help="sample, sourcegraph, sec-10q(-unanswerable), or a .jsonl file.")
     ],
     config: Annotated[
         Path | None, typer.Option("--config", help="Settings YAML of the system under test.")
@@ -80,7 +82,9 @@ def run(
             if api is None:
                 settings = _eval_settings(settings, out_dir, data)
                 embedder = composition.build_embedder(settings)
-                generator: Generator | None = composition.build_generator(settings)
+                generator: Generator | None = _cached(
+                    composition.build_generator(settings), settings, out_dir
+                )
                 store = stack.enter_context(composition.open_store(settings, embedder=embedder))
                 _ingest(settings, store, data)
                 service = composition.build_answer_service(
@@ -126,6 +130,53 @@ def run(
     write_html(result, folder / "report.html")
     _print_summary(result.summary)
     out.print(f"wrote {folder / 'result.json'} and {folder / 'report.html'}")
+
+
+def tradeoff(
+    dataset: Annotated[str, typer.Option(help="sample, sourcegraph, or a .jsonl file.")],
+    axis: Annotated[
+        list[str],
+        typer.Option(
+            help="SECTION.SETTING=V1,V2,... (repeatable): every combination is run, e.g. "
+            "answer.min_relevance=null,0.4,0.5"
+        ),
+    ],
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Settings YAML of the system under test.")
+    ] = None,
+    corpus: Annotated[Path | None, typer.Option(help="Corpus folder of a .jsonl dataset.")] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Runs, caches, indexes.")] = Path(
+        ".citewise-eval"
+    ),
+) -> None:
+    """Sweep the check's settings over a dataset: reference-checked outcomes per combination
+    (model replies come from the run cache, so only uncached prompts are generated)."""
+    settings = load_settings(config)
+    try:
+        data = load_dataset(dataset, corpus=corpus)
+        axes = dict(parse_axis(a) for a in axis)
+        points = grid(axes)
+        settings = _eval_settings(settings, out_dir, data)
+        embedder = composition.build_embedder(settings)
+        generator = _cached(composition.build_generator(settings), settings, out_dir)
+        with composition.open_store(settings, embedder=embedder) as store:
+            _ingest(settings, store, data)
+
+            def backend_for(overrides: Mapping[str, object]) -> tuple[AnswerBackend, str]:
+                chosen = with_overrides(settings, overrides)
+                service = composition.build_answer_service(
+                    chosen, store.index, generator=generator, embedder=embedder
+                )
+                return ServiceBackend(service, tenant=chosen.tenant), run_config_id(chosen)
+
+            cache = GenerationCache(out_dir / "cache" / f"{data.name}.jsonl")
+            with _bar("settings", total=len(points)) as advance:
+                results = sweep(
+                    data.examples, points, backend_for, cache, embedder, progress=advance
+                )
+    except CitewiseError as e:
+        raise fail(e) from e
+    out.print(markdown_table(results))
 
 
 def compare(
@@ -214,6 +265,14 @@ def _ingest(settings: Settings, store: composition.Store, data: QaDataset) -> No
         f"corpus: {summary.added + summary.updated} indexed, {summary.unchanged} unchanged, "
         f"{summary.failed} failed ({summary.seconds:.0f} s)"
     )
+
+
+def _cached(generator: Generator, settings: Settings, out_dir: Path) -> Generator:
+    """The answering model behind a reply cache shared by every run in ``out_dir``: a run
+    that changes only what happens after generation (the check, thresholds) replays them."""
+    llm = settings.llm
+    model_id = f"{llm.backend}:{llm.model}:{llm.base_url or ''}"
+    return CachingGenerator(generator, out_dir / "cache" / "llm-replies.jsonl", model_id=model_id)
 
 
 def run_config_id(settings: Settings) -> str:

@@ -12,6 +12,7 @@ from html import escape
 from pathlib import Path
 
 from evals.answer_run import ExampleResult, RunResult
+from evals.reference_checks import Outcome
 
 _STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:70em;color:#222}
@@ -94,7 +95,8 @@ def _plots(run: RunResult) -> str:
     return f"<img alt='plots' src='data:image/png;base64,{encoded}'>"
 
 
-def _example(result: ExampleResult, judges: list[str]) -> str:
+def _flags(result: ExampleResult, judges: list[str]) -> list[str]:
+    """The coloured labels of a question's summary line."""
     example, answer = result.example, result.answer
     flags = []
     if result.error:
@@ -107,20 +109,39 @@ def _example(result: ExampleResult, judges: list[str]) -> str:
         )
     elif not example.answerable:
         flags.append("<span class='bad'>answered (unanswerable)</span>")
+    if result.outcome is not None:
+        good = result.outcome in (Outcome.CORRECT, Outcome.ABSTAINED_UNANSWERABLE)
+        flags.append(f"<span class='{'ok' if good else 'bad'}'>{result.outcome.value}</span>")
     for judge in judges:
         grade = result.grades.get(judge)
         if grade is not None and grade.hallucinated:
             flags.append(f"<span class='bad'>unsupported per {escape(judge)}</span>")
+    return flags
+
+
+def _example(result: ExampleResult, judges: list[str]) -> str:
+    example, answer = result.example, result.answer
+    flags = _flags(result, judges)
     head = f"{escape(example.id)}: {escape(example.question)} {' '.join(flags)}"
     body = [f"<p><b>Gold:</b> {escape(', '.join(example.gold_documents) or '(none)')}"]
     if example.reference_answer:
         body.append(f"<br><b>Reference:</b> {escape(example.reference_answer[:1500])}")
+    if example.must_contain:
+        keys = " · ".join(" / ".join(key) for key in example.must_contain)
+        body.append(f"<br><b>Must contain:</b> {escape(keys)}")
     body.append("</p>")
     if result.error:
         body.append(f"<p class='bad'>{escape(result.error)}</p>")
     if answer is not None:
         body.append(f"<p><b>Answer</b> ({result.latency_s:.1f} s):</p>")
         body.append(f"<blockquote>{escape(answer.text)}</blockquote>")
+        for statement in answer.withheld:
+            body.append(
+                f"<p class='bad'>withheld: {escape(statement.sentence)} "
+                f"<span class='muted'>({escape(statement.reason)})</span></p>"
+            )
+        if answer.model_text is not None and answer.model_text.strip() != answer.text.strip():
+            body.append(f"<p class='muted'><b>Model text:</b> {escape(answer.model_text)}</p>")
         metrics = f"token F1 {_fmt(result.token_f1)} · similarity {_fmt(result.similarity)}"
         body.append(f"<p class='muted'>{metrics} · gold recall {_fmt(result.gold_recall)}</p>")
         for judge in judges:
