@@ -1,8 +1,13 @@
 """Question-answering datasets for end-to-end runs: a corpus to ingest plus its questions.
 
 - ``sample``: the project's own sample corpus (samples/corpus) and its question set
-  (samples/questions.yaml): answerable, unanswerable and HR-restricted questions, each with its
-  gold source; restricted ones are asked by an ``hr`` member.
+  (samples/questions.yaml): answerable, multi-hop, unanswerable and HR-restricted questions, each
+  with its gold sources and the keys a correct answer states; restricted ones are asked by an
+  ``hr`` member.
+- ``sourcegraph``: the Sourcegraph company handbook (883 Markdown pages, shared data) and a
+  reference-checked set of employee questions (evals/data/sourcegraph-handbook.yaml): facts,
+  figures, procedures, multi-hop and unanswerable ones, each answerable one with
+  ``must_contain`` keys (see ``evals.question_sets``).
 - ``sec-10q``: 20 real 10-Q filings (PDF) and 195 questions with answers drafted by an LLM and
   reviewed by people (docugami KG-RAG); gold documents come from each question's file glob.
 - ``sec-10q-unanswerable``: the same questions asked over the sample corpus, which holds no
@@ -17,9 +22,8 @@ import fnmatch
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
-from evals.dataset import DatasetError, EvalExample, PrincipalSpec, load_jsonl
+from evals.dataset import DatasetError, EvalExample, load_jsonl
+from evals.question_sets import load_question_set, to_examples
 from evals.scifact import shared_data_root
 
 REPO = Path(__file__).resolve().parent.parent
@@ -27,6 +31,8 @@ SAMPLE_CORPUS = REPO / "samples" / "corpus"
 SAMPLE_ACL = REPO / "samples" / "acl.yaml"
 SAMPLE_QUESTIONS = REPO / "samples" / "questions.yaml"
 SEC_SUBDIR = Path("sec-10q") / "sec-10-q" / "data" / "v1"
+SOURCEGRAPH_SUBDIR = Path("handbook-sourcegraph") / "content"
+SOURCEGRAPH_QUESTIONS = REPO / "evals" / "data" / "sourcegraph-handbook.yaml"
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,13 @@ def load_dataset(
     """A named dataset, or a JSONL file (then ``corpus`` is required)."""
     if name == "sample":
         return QaDataset(name, SAMPLE_CORPUS, SAMPLE_ACL, sample_questions())
+    if name == "sourcegraph":
+        return QaDataset(
+            name,
+            sourcegraph_corpus_dir(),
+            None,
+            to_examples(load_question_set(SOURCEGRAPH_QUESTIONS)),
+        )
     if name == "sec-10q":
         folder = _sec_dir()
         return QaDataset(name, folder / "docs", None, sec_questions(folder))
@@ -65,7 +78,8 @@ def load_dataset(
     path = Path(name)
     if not path.is_file():
         raise DatasetError(
-            f"unknown dataset {name!r}: use sample, sec-10q, sec-10q-unanswerable or a .jsonl file"
+            f"unknown dataset {name!r}: use sample, sourcegraph, sec-10q, sec-10q-unanswerable "
+            "or a .jsonl file"
         )
     if corpus is None:
         raise DatasetError(f"{path}: a JSONL dataset needs --corpus (the folder to ingest)")
@@ -74,25 +88,19 @@ def load_dataset(
 
 def sample_questions(path: Path = SAMPLE_QUESTIONS) -> tuple[EvalExample, ...]:
     """The sample corpus's question set; restricted questions are asked as an HR member."""
-    try:
-        records = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as e:
-        raise DatasetError(f"cannot read {path}: {e}") from e
-    examples = []
-    for record in records:
-        groups = ("public", "hr") if record.get("restricted") else ("public",)
-        examples.append(
-            EvalExample(
-                id=record["id"],
-                question=record["question"],
-                reference_answer=record.get("answer"),
-                gold_documents=(record["source"],) if record.get("source") else (),
-                gold_pages=(record["page"],) if record.get("page") else (),
-                answerable=bool(record.get("answerable", True)),
-                principal=PrincipalSpec(user="eval", groups=groups),
-            )
+    return to_examples(load_question_set(path))
+
+
+def sourcegraph_corpus_dir(*, check: bool = True) -> Path:
+    """The Sourcegraph handbook's ``content`` folder in the shared data (``DatasetError`` when
+    ``check`` and it is missing)."""
+    folder = shared_data_root() / SOURCEGRAPH_SUBDIR
+    if check and not folder.is_dir():
+        raise DatasetError(
+            f"Sourcegraph handbook not found at {folder} (set CITEWISE_SHARED_DATA to the shared "
+            "data folder)"
         )
-    return tuple(examples)
+    return folder
 
 
 def sec_questions(folder: Path) -> tuple[EvalExample, ...]:
