@@ -56,6 +56,7 @@ from retrieval.qdrant_client_index import QdrantServerIndex
 from retrieval.qdrant_edge_index import QdrantEdgeIndex
 from retrieval.query import FusionMethod, SearchMode
 from retrieval.search import RankingOptions, Searcher
+from retrieval.selection import SimilaritySelector
 from retrieval.sparse import QdrantBm25Encoder
 from retrieval.tokens import HfTokenCounter
 
@@ -341,6 +342,11 @@ def build_answer_service(
             max_answer_tokens=settings.llm.max_answer_tokens,
             temperature=settings.llm.temperature,
             condense_history=answer.condense_history,
+        ),
+        selector=(
+            SimilaritySelector(embedder, margin=answer.passage_margin)
+            if answer.passage_margin is not None
+            else None
         ),
     )
 

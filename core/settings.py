@@ -205,6 +205,14 @@ class AnswerSettings(_Section):
         "and question-word coverage, evals/RESULTS.md) or the answer is off the question and "
         "abstains; null turns the check off.",
     )
+    passage_margin: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="Show the model only the hits whose cosine similarity to the question is "
+        "within this of the closest hit's (fewer, better passages for a small model); null: "
+        "every hit that fits the context budget.",
+    )
     quote_min_relevance: float | None = Field(
         default=None,
         ge=0.0,

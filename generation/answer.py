@@ -27,6 +27,7 @@ from generation.prompting import Prompt, PromptBuilder
 from retrieval.context import AssemblyOptions, ContextAssembler, Source
 from retrieval.query import AccessScope, SearchFilters, SearchMode
 from retrieval.search import Searcher
+from retrieval.selection import SimilaritySelector
 
 _log = logging.getLogger(__name__)
 
@@ -104,14 +105,18 @@ class AnswerService:
         assembly: AssemblyOptions | None = None,
         policy: AbstentionPolicy | None = None,
         options: AnswerOptions | None = None,
+        selector: SimilaritySelector | None = None,
     ) -> None:
         """``checker`` decides what of the model's text the reader is shown; ``policy`` (the
-        same one the checker abstains with) decides when to abstain before generation."""
+        same one the checker abstains with) decides when to abstain before generation;
+        ``selector``, when given, keeps only the hits closest to the question for the
+        prompt."""
         self._searcher = searcher
         self._generator = generator
         self._checker = checker
         self._policy = policy or AbstentionPolicy()
         self._options = options or AnswerOptions()
+        self._selector = selector
         self._assembler = ContextAssembler(
             GeneratorTokenCounter(generator), searcher.index, assembly
         )
@@ -222,6 +227,8 @@ class AnswerService:
         t0 = time.perf_counter()
         hits = self._searcher.search(standalone, principal, k=self._options.k, filters=filters)
         similarity = self._best_similarity(standalone, principal, filters) if hits else None
+        if self._selector is not None:
+            hits = self._selector.select(standalone, hits)
         timings["retrieve"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         context = self._assembler.assemble(standalone, hits, AccessScope.for_principal(principal))
