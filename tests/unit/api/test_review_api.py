@@ -1,7 +1,8 @@
 """The review queue end to end over HTTP, on real SQLite and PostgreSQL stores: answers served
 by ``/v1/ask`` (JSON and SSE) and ``/v1/chat/completions`` (JSON and streamed) are logged,
 feedback links to them, the queue fills, a reviewer marks answers and exports them as
-evaluation examples and judge pairs. Only the answer service is a stand-in (no model)."""
+evaluation examples and judge pairs. Most tests serve hand-built answers; the last one runs
+the real answer service (retrieval, grounding check, withholding) with a scripted model."""
 
 from __future__ import annotations
 
@@ -18,14 +19,22 @@ from api.app import Services, create_app
 from api.feedback_store import FeedbackStore
 from api.key_store import ApiKeyStore
 from api.review_store import ReviewStore
-from core.models import Principal
+from core.ids import chunk_id, document_id
+from core.models import Acl, Chunk, Principal
 from core.settings import Settings
 from evals.dataset import EvalExample
-from generation.answer import AnswerService, DeltaEvent, FinalEvent
+from generation.abstention import AbstentionPolicy
+from generation.answer import AnswerOptions, AnswerService, DeltaEvent, FinalEvent
+from generation.finalize import AnswerChecker
+from generation.grounding import LexicalEmbeddingJudge
 from generation.models import Answer
 from ingest.document_service import DocumentService
+from retrieval.index import IndexedChunk
+from retrieval.qdrant_client_index import QdrantServerIndex
 from retrieval.search import Searcher
+from retrieval.sparse import QdrantBm25Encoder
 from tests.unit.api.test_review_store import abstained_answer, plain_answer, withheld_answer
+from tests.unit.generation.fakes import FakeEmbedder, FakeGenerator
 
 ANSWERS: dict[str, Callable[[], Answer]] = {
     "vacation?": withheld_answer,
@@ -56,7 +65,7 @@ class Env:
 
 
 @contextmanager
-def serving(url: str, data_dir: Path) -> Iterator[Env]:
+def serving(url: str, data_dir: Path, answers: object | None = None) -> Iterator[Env]:
     keys, feedback, reviews = ApiKeyStore(url), FeedbackStore(url), ReviewStore(url)
     _, user = keys.create("alice", ["public"], tenant="acme")
     _, admin = keys.create("rita", ["public", "admins"])
@@ -65,7 +74,7 @@ def serving(url: str, data_dir: Path) -> Iterator[Env]:
     def open_services(_: Settings) -> Iterator[Services]:
         yield Services(
             searcher=cast(Searcher, None),
-            answers=cast(AnswerService, FakeAnswers()),
+            answers=cast(AnswerService, answers or FakeAnswers()),
             authenticator=keys,
             feedback=feedback,
             documents=cast(DocumentService, None),
@@ -269,3 +278,87 @@ def test_an_answer_is_served_when_the_log_cannot_be_written(
         sse = {**env.user, "Accept": "text/event-stream"}
         streamed = env.client.post("/v1/ask", json={"question": "meals?"}, headers=sse)
         assert sse_answer(streamed.text)["text"] == plain_answer().text
+
+
+TRAVEL = (
+    "Hotel costs are reimbursed up to $240 per night in major cities. "
+    "Meals are covered up to $50 per day."
+)
+LEAVE = "Full-time employees receive 25 days of paid annual leave each year."
+
+
+@pytest.fixture
+def real_answers() -> Iterator[AnswerService]:
+    """The real answer service (retrieval, prompt, grounding check, withholding) over an
+    in-memory index, with the hashing embedder and a scripted model reply."""
+    embedder, sparse = FakeEmbedder(), QdrantBm25Encoder()
+    index = QdrantServerIndex(location=":memory:", dimension=FakeEmbedder.dimension).open()
+    points = []
+    for name, text in (("travel.md", TRAVEL), ("leave.md", LEAVE)):
+        uri = f"file:///docs/{name}"
+        doc = document_id(uri)
+        chunk = Chunk(
+            chunk_id=chunk_id(doc, 1, 0),
+            doc_id=doc,
+            version=1,
+            ordinal=0,
+            text=text,
+            title=name.removesuffix(".md").title(),
+            source_uri=uri,
+            acl=Acl(groups=("public",)),
+            tenant="acme",  # alice's
+        )
+        dense = embedder.embed_documents([chunk.embedding_text()])[0]
+        points.append(
+            IndexedChunk(
+                chunk=chunk, dense=dense, sparse=sparse.encode_document(chunk.embedding_text())
+            )
+        )
+    index.upsert(points)
+    reply = (
+        "Hotels are reimbursed up to $240 per night in major cities [1]. "
+        "Executives may claim up to $900 per night [1]."
+    )
+    yield AnswerService(
+        Searcher(index, embedder, sparse),
+        FakeGenerator([reply]),
+        AnswerChecker(LexicalEmbeddingJudge(embedder), embedder=embedder),
+        policy=AbstentionPolicy(min_retrieval_similarity=0.2),
+        options=AnswerOptions(k=3),
+    )
+    index.close()
+
+
+def test_a_checked_answer_with_a_withheld_claim_becomes_an_eval_example(
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    real_answers: AnswerService,
+) -> None:
+    monkeypatch.delenv("CITEWISE_CONFIG", raising=False)
+    with serving(database_url, tmp_path / "data", real_answers) as env:
+        answer_id = ask(env, "What is the hotel limit per night?")
+        answer = env.reviews.get(answer_id).answer
+        assert answer.text == "Hotels are reimbursed up to $240 per night in major cities [1]."
+        assert [w.sentence for w in answer.withheld] == [
+            "Executives may claim up to $900 per night [1]."
+        ]
+        (queued,) = env.client.get("/v1/reviews", headers=env.admin).json()["reviews"]
+        assert (queued["answer_id"], queued["reasons"], queued["withheld"]) == (
+            answer_id,
+            ["withheld"],
+            1,
+        )
+        marked = env.client.post(
+            f"/v1/reviews/{answer_id}", json={"verdict": "correct"}, headers=env.admin
+        )
+        assert marked.status_code == 200, marked.text
+        (example,) = ndjson(env.client.get("/v1/reviews/export", headers=env.admin))
+        assert example["question"] == "What is the hotel limit per night?"
+        assert example["reference_answer"] == answer.text
+        assert example["gold_documents"] == ["file:///docs/travel.md"]
+        assert example["answerable"] is True
+        assert example["principal"] == {"user": "alice", "groups": ["public"]}
+        (pair,) = ndjson(env.client.get("/v1/reviews/export?format=judge-pairs", headers=env.admin))
+        assert (pair["claim"], pair["label"]) == (answer.text, "supported")
+        assert "$240 per night" in pair["evidence"]
