@@ -91,6 +91,10 @@ def test_a_restricted_fact_is_not_revealed_without_rights(service: AnswerService
     revealed = json.dumps(employee.model_dump(mode="json"))
     assert "salary-bands.md" not in revealed
     assert "128,000" not in revealed and "128000" not in revealed
+    # Whatever the model makes of the public documents, nothing in them answers this: the
+    # employee gets the abstention, and any claim the model made is withheld, not shown.
+    assert employee.abstained and employee.text == ABSTENTION_ANSWER, employee.model_text
+    assert employee.citations == ()
     # Positive control: the same question as HR finds the restricted document.
     hr = service.answer(question, HR)
     assert any("salary-bands.md" in s.source_uri for s in hr.sources)

@@ -112,7 +112,35 @@ def test_streaming_sends_sources_then_deltas_then_the_checked_answer(
     deltas = "".join(e.text for e in events if isinstance(e, DeltaEvent))
     final = events[-1].answer
     assert deltas == reply == final.model_text
-    assert [v.supported for v in final.verdicts] == [True, False]  # Berlin is flagged
+    assert [v.supported for v in final.verdicts] == [True, False]  # Berlin is withheld
+    assert final.text == "Meals are reimbursed up to $75 per day [1]."
+    assert [w.sentence for w in final.withheld] == ["Parking in Berlin is free [1]."]
+
+
+def test_the_demo_salary_question_abstains_when_its_only_answer_is_unsupported(
+    index: QdrantServerIndex,
+) -> None:
+    # What the default model answered an employee in the demo: the HR-only band is not
+    # retrievable, so the figure cites nothing; the second sentence only points at a document.
+    reply = (
+        "The salary band for an L3 Software Engineer is 64% of the base salary. "
+        "This can be found in the Northwind Robotics IT Handbook [1]."
+    )
+    embedder = FakeEmbedder()
+    answers = AnswerService(
+        Searcher(index, embedder, QdrantBm25Encoder()),
+        FakeGenerator([reply]),
+        AnswerChecker(LexicalEmbeddingJudge(embedder), embedder=embedder),
+        policy=AbstentionPolicy(min_retrieval_similarity=None),  # the model is asked
+    )
+    answer = answers.answer("What is the salary band for an L3 engineer?", EMPLOYEE)
+    assert answer.abstained and answer.abstain_reason is AbstainReason.UNSUPPORTED
+    assert answer.text == ABSTENTION_ANSWER
+    assert answer.citations == ()
+    assert "64%" not in answer.text
+    assert [w.sentence for w in answer.withheld] == [
+        "The salary band for an L3 Software Engineer is 64% of the base salary."
+    ]
 
 
 class _CutOff(FakeGenerator):
