@@ -31,7 +31,9 @@ from evals.review_export import HumanReview, Verdict, to_jsonl
 from generation.answer import AnswerEvent, FinalEvent
 from generation.models import AbstainReason, Answer
 
-router = APIRouter(tags=["reviews"])
+router = APIRouter(
+    tags=["reviews"], responses={403: {"description": "The caller is not an admin."}}
+)
 
 NDJSON = "application/x-ndjson"
 
