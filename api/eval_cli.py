@@ -8,6 +8,7 @@ from __future__ import annotations
 import typer
 
 from api.eval_judge_cli import calibrate_command, train_judge_command
+from api.eval_relevance_cli import relevance
 from api.eval_retrieval_cli import retrieval
 from api.eval_run_cli import compare, run, tradeoff
 
@@ -19,5 +20,6 @@ eval_app.command("retrieval")(retrieval)
 eval_app.command("run")(run)
 eval_app.command("compare")(compare)
 eval_app.command("tradeoff")(tradeoff)
+eval_app.command("relevance")(relevance)
 eval_app.command("train-judge")(train_judge_command)
 eval_app.command("calibrate")(calibrate_command)
