@@ -45,7 +45,7 @@ def pair_claims(pair: LabelledPair) -> list[Claim]:
         number=1,
         doc_id=pair.group,
         chunk_ids=(pair.pair_id,),
-        title="",
+        title=pair.heading,
         source_uri=f"{pair.dataset}:{pair.pair_id}",
         text=pair.evidence,
         score=1.0,

@@ -68,6 +68,10 @@ class LabelledPair:
     reference: str = ""
     item: str = ""
     """Pairs sampled together (a HaluEval row's two answers); empty: the pair alone."""
+    kind: str = ""
+    """How the claim was made, for synthetic pairs (``supported``, ``swap-figure``...)."""
+    heading: str = ""
+    """The evidence's heading (a synthetic pair's section), shown to judges as a source's."""
 
     @property
     def unit(self) -> str:
