@@ -19,14 +19,15 @@ from api import (
     routes,
 )
 from api.auth import Authenticator
-from api.feedback_store import FeedbackStore
-from api.review_store import ReviewStore
 from api.upload_limit import UploadLimitMiddleware
 from core.settings import Settings
 from generation.answer import AnswerService
+from generation.models import Answer
 from ingest.document_service import DocumentService
 from ingest.job_runner import JobRunner
 from retrieval.search import Searcher
+from store.feedback_store import FeedbackStore
+from store.review_store import ReviewStore
 
 _log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ class Services:
     documents: DocumentService
     job_runner: JobRunner | None = None
     """Runs uploads and deletes in this process (None when a separate worker does)."""
-    reviews: ReviewStore | None = None
+    reviews: ReviewStore[Answer] | None = None
     """The answer log and review queue (None: answers are not logged)."""
 
 

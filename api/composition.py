@@ -12,10 +12,7 @@ from pathlib import Path
 
 from api.app import Services
 from api.auth import Authenticator
-from api.feedback_store import FeedbackStore
-from api.key_store import ApiKeyStore
 from api.oidc import BearerAuthenticator, JwtAuthenticator
-from api.review_store import ReviewStore
 from core.errors import ConfigError
 from core.models import Acl
 from core.settings import Settings
@@ -27,6 +24,7 @@ from generation.generator import Generator
 from generation.grounding import LexicalEmbeddingJudge, SupportJudge
 from generation.llama_cpp_generator import LlamaCppGenerator
 from generation.model_store import ProgressCallback, resolve_model_path
+from generation.models import Answer
 from ingest.acl_policy import AclPolicy
 from ingest.document_service import DocumentService
 from ingest.job_runner import JobRunner
@@ -59,6 +57,9 @@ from retrieval.search import RankingOptions, Searcher
 from retrieval.selection import SimilaritySelector
 from retrieval.sparse import QdrantBm25Encoder
 from retrieval.tokens import HfTokenCounter
+from store.feedback_store import FeedbackStore
+from store.key_store import ApiKeyStore
+from store.review_store import ReviewStore
 
 
 def embedding_model_path(settings: Settings) -> Path:
@@ -297,7 +298,11 @@ def build_support_judge(settings: Settings, embedder: Embedder) -> SupportJudge:
         # Loads lazily; a missing model under "cross-encoder" fails on first use, saying how
         # to train one.
         return CrossEncoderJudge(path, embedder)
-    return LexicalEmbeddingJudge(embedder, support_threshold=settings.answer.support_threshold)
+    return LexicalEmbeddingJudge(
+        embedder,
+        support_threshold=settings.answer.support_threshold,
+        check_subject=settings.answer.subject_check,
+    )
 
 
 def build_answer_service(
@@ -371,10 +376,10 @@ def build_feedback_store(settings: Settings) -> FeedbackStore:
     return FeedbackStore(settings.registry_url)
 
 
-def build_review_store(settings: Settings) -> ReviewStore:
+def build_review_store(settings: Settings) -> ReviewStore[Answer]:
     """The answer log and review queue, in the registry's database (beside the feedback)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return ReviewStore(settings.registry_url)
+    return ReviewStore(settings.registry_url, Answer.model_validate_json)
 
 
 @contextmanager

@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from api.cli_support import fail, load_settings
 from core.errors import CitewiseError, RegistryError
-from ingest.schema import display_url, head_revision, schema_status, upgrade_schema
+from store.schema import display_url, head_revision, schema_status, upgrade_schema
 
 db_app = typer.Typer(help="The SQL database's schema (migrations).", no_args_is_help=True)
 out = Console(soft_wrap=True)

@@ -27,8 +27,8 @@ from rich.console import Console
 
 from api import composition
 from api.cli_support import fail, load_settings
-from api.feedback_store import RATINGS, Feedback
 from core.errors import CitewiseError
+from store.feedback_store import RATINGS, Feedback
 
 feedback_app = typer.Typer(help="Feedback on answers.", no_args_is_help=True)
 err = Console(stderr=True, soft_wrap=True)

@@ -6,8 +6,9 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Caller
-from api.feedback_store import MAX_COMMENT, FeedbackStore, Rating
-from api.review_store import ReviewStore
+from generation.models import Answer
+from store.feedback_store import MAX_COMMENT, FeedbackStore, Rating
+from store.review_store import ReviewStore
 
 router = APIRouter()
 
@@ -43,7 +44,7 @@ def feedback(body: FeedbackRequest, caller: Caller, request: Request) -> Feedbac
     """Rate an answer up or down, with an optional comment; stored with the caller's user id."""
     services = request.app.state.services
     store: FeedbackStore = services.feedback
-    log: ReviewStore | None = services.reviews
+    log: ReviewStore[Answer] | None = services.reviews
     logged = log.find(body.answer_id.strip()) if log is not None else None
     question, answer_text = body.question, body.answer_text
     if logged is not None:  # what was asked and shown, rather than what the client says

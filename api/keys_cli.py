@@ -14,9 +14,9 @@ from rich.table import Table
 
 from api import composition
 from api.cli_support import err, fail, load_settings, split_values
-from api.key_store import ApiKeyInfo, ApiKeyStore
 from core.errors import CitewiseError
 from core.settings import Settings
+from store.key_store import ApiKeyInfo, ApiKeyStore
 
 keys_app = typer.Typer(help="API keys for the HTTP API.", no_args_is_help=True)
 out = Console(soft_wrap=True)

@@ -17,10 +17,10 @@ from pathlib import Path
 import jwt
 
 from api.auth import AuthenticationError, Authenticator
-from api.key_store import TOKEN_PREFIX
 from core.errors import CitewiseError, ConfigError
 from core.models import Principal
 from core.settings import OidcSettings
+from store.key_store import TOKEN_PREFIX
 
 FETCH_TIMEOUT_S = 5.0
 """A JWKS fetch slower than this fails the request (503) instead of holding it."""

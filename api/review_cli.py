@@ -22,10 +22,11 @@ from rich.table import Table
 
 from api import composition
 from api.cli_support import err, fail, load_settings
-from api.review_store import LoggedAnswer, QueueStatus
 from core.errors import CitewiseError
 from evals.dataset import write_jsonl
-from evals.review_export import Verdict, to_jsonl
+from evals.review_export import Verdict, review_examples, reviewed_judge_pairs, to_jsonl
+from generation.models import Answer
+from store.review_store import LoggedAnswer, QueueStatus
 
 review_app = typer.Typer(help="The human review queue of served answers.", no_args_is_help=True)
 out = Console(soft_wrap=True)
@@ -183,9 +184,9 @@ def review_export(
         store = composition.build_review_store(settings)
         try:
             if fmt == "examples":
-                count = write_jsonl(store.export_examples(), output)
+                count = write_jsonl(review_examples(store.reviewed()), output)
             else:
-                pairs = store.export_judge_pairs()
+                pairs = reviewed_judge_pairs(store.reviewed())
                 output.parent.mkdir(parents=True, exist_ok=True)
                 output.write_text(to_jsonl(pairs), encoding="utf-8")
                 count = len(pairs)
@@ -202,7 +203,7 @@ def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _json(item: LoggedAnswer, *, full: bool = False) -> dict[str, object]:
+def _json(item: LoggedAnswer[Answer], *, full: bool = False) -> dict[str, object]:
     data: dict[str, object] = {
         "answer_id": item.answer_id,
         "asked_at": item.asked_at.isoformat(),

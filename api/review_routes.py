@@ -17,8 +17,18 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.document_routes import Admin
-from api.feedback_store import Feedback
-from api.review_store import (
+from core.models import Principal
+from evals.review_export import (
+    HumanReview,
+    Verdict,
+    review_examples,
+    reviewed_judge_pairs,
+    to_jsonl,
+)
+from generation.answer import AnswerEvent, FinalEvent
+from generation.models import AbstainReason, Answer
+from store.feedback_store import Feedback
+from store.review_store import (
     MAX_CORRECTED,
     MAX_NOTE,
     MAX_SOURCE,
@@ -26,10 +36,6 @@ from api.review_store import (
     QueueStatus,
     ReviewStore,
 )
-from core.models import Principal
-from evals.review_export import HumanReview, Verdict, to_jsonl
-from generation.answer import AnswerEvent, FinalEvent
-from generation.models import AbstainReason, Answer
 
 router = APIRouter(
     tags=["reviews"], responses={403: {"description": "The caller is not an admin."}}
@@ -40,7 +46,7 @@ NDJSON = "application/x-ndjson"
 
 def record_answer(request: Request, caller: Principal, question: str, answer: Answer) -> None:
     """Log a served answer for review; never fails the answer (a database error is logged)."""
-    log: ReviewStore | None = request.app.state.services.reviews
+    log: ReviewStore[Answer] | None = request.app.state.services.reviews
     if log is not None:
         log.record_safely(answer, caller, question)
 
@@ -118,8 +124,8 @@ class ReviewRequest(BaseModel):
     )
 
 
-def _store(request: Request) -> ReviewStore:
-    store: ReviewStore | None = request.app.state.services.reviews
+def _store(request: Request) -> ReviewStore[Answer]:
+    store: ReviewStore[Answer] | None = request.app.state.services.reviews
     if store is None:  # pragma: no cover - the composition root always wires it
         raise RuntimeError("the answer log is not configured")
     return store
@@ -132,7 +138,7 @@ def _notes(feedback: tuple[Feedback, ...]) -> list[FeedbackNote]:
     ]
 
 
-def _summary(item: LoggedAnswer) -> ReviewSummary:
+def _summary(item: LoggedAnswer[Answer]) -> ReviewSummary:
     return ReviewSummary(
         answer_id=item.answer_id,
         asked_at=item.asked_at,
@@ -148,7 +154,7 @@ def _summary(item: LoggedAnswer) -> ReviewSummary:
     )
 
 
-def _detail(item: LoggedAnswer) -> ReviewDetail:
+def _detail(item: LoggedAnswer[Answer]) -> ReviewDetail:
     return ReviewDetail(
         answer_id=item.answer_id,
         asked_at=item.asked_at,
@@ -182,7 +188,8 @@ def export_reviews(
     """Reviewed answers as evaluation examples (``EvalExample``) or as labelled judge pairs
     (``{"claim", "evidence", "label", "answer_id"}``), JSON Lines."""
     store = _store(request)
-    rows = store.export_examples() if format == "examples" else store.export_judge_pairs()
+    reviewed = store.reviewed()
+    rows = review_examples(reviewed) if format == "examples" else reviewed_judge_pairs(reviewed)
     return Response(to_jsonl(rows), media_type=NDJSON)
 
 

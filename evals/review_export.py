@@ -1,6 +1,6 @@
 """Human reviews of served answers, turned into evaluation data.
 
-A reviewer marks a logged answer ``correct`` or ``incorrect`` (``api/review_store.py`` keeps
+A reviewer marks a logged answer ``correct`` or ``incorrect`` (``store/review_store.py`` keeps
 the log and the reviews). Each reviewed answer becomes:
 
 - an ``EvalExample``: the question as asked, the reference answer (the reviewer's corrected
@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import datetime
-from typing import Literal, get_args
+from typing import Literal
 from urllib.parse import unquote
 
 from pydantic import BaseModel, ConfigDict
@@ -27,24 +26,21 @@ from pydantic import BaseModel, ConfigDict
 from core.models import Principal
 from evals.dataset import EvalExample, PrincipalSpec
 from generation.models import Answer, SentenceKind
+from store.review_store import VERDICTS, HumanReview, LoggedAnswer, Verdict
 
-Verdict = Literal["correct", "incorrect"]
-VERDICTS: tuple[str, ...] = get_args(Verdict)
+__all__ = [
+    "VERDICTS",
+    "HumanReview",
+    "JudgePair",
+    "Verdict",
+    "review_example",
+    "review_examples",
+    "review_judge_pairs",
+    "reviewed_judge_pairs",
+    "to_jsonl",
+]
+
 JudgeLabel = Literal["supported", "unsupported"]
-
-
-class HumanReview(BaseModel):
-    """A reviewer's finding on one answer. ``source`` is the document that holds the right
-    answer (a source URI), ``corrected_answer`` the answer as it should have read."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    verdict: Verdict
-    reviewer_id: str
-    reviewed_at: datetime
-    note: str | None = None
-    source: str | None = None
-    corrected_answer: str | None = None
 
 
 class JudgePair(BaseModel):
@@ -101,6 +97,26 @@ def review_judge_pairs(answer: Answer, review: HumanReview) -> list[JudgePair]:
         JudgePair(claim=v.sentence, evidence=v.evidence, label=label, answer_id=answer.answer_id)
         for v in answer.verdicts
         if v.kind is SentenceKind.CLAIM and v.evidence and v.sentence.strip() not in withheld
+    ]
+
+
+def review_examples(reviewed: Iterable[LoggedAnswer[Answer]]) -> list[EvalExample]:
+    """The reviewed answers (``ReviewStore.reviewed()``) as evaluation examples."""
+    return [
+        review_example(item.answer, item.principal, item.review)
+        for item in reviewed
+        if item.review is not None
+    ]
+
+
+def reviewed_judge_pairs(reviewed: Iterable[LoggedAnswer[Answer]]) -> list[JudgePair]:
+    """The reviewed answers' shown claims (``ReviewStore.reviewed()``), labelled by the
+    reviews."""
+    return [
+        pair
+        for item in reviewed
+        if item.review is not None
+        for pair in review_judge_pairs(item.answer, item.review)
     ]
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from core.errors import NotFoundError
 from core.models import Acl, IngestJob, IngestOutcome, JobKind, JobStatus
-from ingest.sql_store import SqlStore
+from store.sql_store import SqlStore
 
 
 class _Base(DeclarativeBase):

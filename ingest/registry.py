@@ -23,7 +23,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from core.errors import NotFoundError
 from core.models import Acl, Document, DocumentStatus
-from ingest.sql_store import SqlStore
+from store.sql_store import SqlStore
 
 
 class _Base(DeclarativeBase):

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from api.cli import app
-from ingest.schema import head_revision
+from store.schema import head_revision
 
 
 def invoke(data_dir: Path, url: str | None, *args: str) -> Result:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner, Result
 
-from api.key_store import ApiKeyStore
 from api.keys_cli import keys_app
 from core.models import Principal
+from store.key_store import ApiKeyStore
 
 
 def invoke(data_dir: Path, *args: str) -> Result:

@@ -18,7 +18,6 @@ import httpx
 import pytest
 
 from api.composition import build_processor
-from api.key_store import ApiKeyStore
 from core.ids import document_id
 from core.models import Acl
 from core.settings import Settings
@@ -27,6 +26,7 @@ from ingest.unstructured_adapter.sniffing import sniff_extension
 from ingest.upload_staging import UploadStaging
 from retrieval.embedder import MINILM_DIMENSION
 from retrieval.qdrant_edge_index import QdrantEdgeIndex
+from store.key_store import ApiKeyStore
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 

@@ -16,8 +16,8 @@ from fastapi.testclient import TestClient
 
 from api import composition
 from api.app import create_app
-from api.key_store import ApiKeyStore
 from core.settings import Settings
+from store.key_store import ApiKeyStore
 from tests.conftest import SAMPLE_CORPUS, postgres_database
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]

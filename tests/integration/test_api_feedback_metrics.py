@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 from api import composition
 from api.app import create_app
 from api.cli import app as cli_app
-from api.key_store import ApiKeyStore
 from core.settings import Settings
+from store.key_store import ApiKeyStore
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 

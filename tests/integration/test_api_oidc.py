@@ -17,8 +17,8 @@ from jwt.algorithms import RSAAlgorithm
 
 from api import composition
 from api.app import create_app
-from api.key_store import ApiKeyStore
 from core.settings import Settings
+from store.key_store import ApiKeyStore
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 

@@ -13,7 +13,6 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.app import Services, create_app
-from api.feedback_store import FeedbackStore
 from api.metrics import ApiMetrics
 from core.models import IngestJob, JobKind, JobStatus, Principal
 from core.settings import Settings
@@ -21,6 +20,7 @@ from generation.answer import AnswerService, FinalEvent
 from generation.models import AbstainReason, Answer
 from ingest.document_service import DocumentService
 from retrieval.search import Searcher
+from store.feedback_store import FeedbackStore
 
 GOOD = {"Authorization": "Bearer good"}
 

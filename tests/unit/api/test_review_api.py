@@ -16,9 +16,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import Services, create_app
-from api.feedback_store import FeedbackStore
-from api.key_store import ApiKeyStore
-from api.review_store import ReviewStore
 from core.ids import chunk_id, document_id
 from core.models import Acl, Chunk, Principal
 from core.settings import Settings
@@ -33,8 +30,11 @@ from retrieval.index import IndexedChunk
 from retrieval.qdrant_client_index import QdrantServerIndex
 from retrieval.search import Searcher
 from retrieval.sparse import QdrantBm25Encoder
-from tests.unit.api.test_review_store import abstained_answer, plain_answer, withheld_answer
+from store.feedback_store import FeedbackStore
+from store.key_store import ApiKeyStore
+from store.review_store import ReviewStore
 from tests.unit.generation.fakes import FakeEmbedder, FakeGenerator
+from tests.unit.store.test_review_store import abstained_answer, plain_answer, withheld_answer
 
 ANSWERS: dict[str, Callable[[], Answer]] = {
     "vacation?": withheld_answer,
@@ -58,7 +58,9 @@ class FakeAnswers:
 
 
 class Env:
-    def __init__(self, client: TestClient, reviews: ReviewStore, user: str, admin: str) -> None:
+    def __init__(
+        self, client: TestClient, reviews: ReviewStore[Answer], user: str, admin: str
+    ) -> None:
         self.client, self.reviews = client, reviews
         self.user = {"Authorization": f"Bearer {user}"}
         self.admin = {"Authorization": f"Bearer {admin}"}
@@ -66,7 +68,11 @@ class Env:
 
 @contextmanager
 def serving(url: str, data_dir: Path, answers: object | None = None) -> Iterator[Env]:
-    keys, feedback, reviews = ApiKeyStore(url), FeedbackStore(url), ReviewStore(url)
+    keys, feedback, reviews = (
+        ApiKeyStore(url),
+        FeedbackStore(url),
+        ReviewStore(url, Answer.model_validate_json),
+    )
     _, user = keys.create("alice", ["public"], tenant="acme")
     _, admin = keys.create("rita", ["public", "admins"])
 

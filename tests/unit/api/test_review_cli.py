@@ -12,7 +12,7 @@ from api import composition
 from api.cli import app
 from core.settings import Settings
 from evals.dataset import load_jsonl
-from tests.unit.api.test_review_store import EVE, abstained_answer, plain_answer, withheld_answer
+from tests.unit.store.test_review_store import EVE, abstained_answer, plain_answer, withheld_answer
 
 WITHHELD, ABSTAINED, PLAIN = withheld_answer(), abstained_answer(), plain_answer()
 

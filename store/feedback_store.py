@@ -4,7 +4,7 @@ Rows live in the table ``feedback``, in the same database as the document regist
 their own metadata (like ``api_keys``). ``answer_id`` is not checked against anything: the
 caller may send the question and answer text along, which makes each row usable on its own as
 an evaluation example (``citewise feedback export``). When the answer is in the answer log
-(``api/review_store.py``), ``POST /v1/feedback`` stores the logged question and answer text
+(``store/review_store.py``), ``POST /v1/feedback`` stores the logged question and answer text
 instead, and the review queue joins feedback to the log by ``answer_id``.
 """
 
@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import DateTime, String, Text, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from ingest.sql_store import SqlStore
+from store.sql_store import SqlStore
 
 Rating = Literal["up", "down"]
 RATINGS: tuple[str, ...] = get_args(Rating)

@@ -2,7 +2,7 @@
 
 Every store opens the database through ``upgrade_schema``, so an embedded install upgrades
 itself; an operator of a scaled deployment can run ``citewise db upgrade`` before rolling out
-instead. The migrations live in ``ingest/migrations`` and are driven from here, without an
+instead. The migrations live in ``store/migrations`` and are driven from here, without an
 alembic.ini. A database made before migrations existed (tables, no ``alembic_version``) is
 adopted by revision 0001, which creates only the tables it lacks.
 """

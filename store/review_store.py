@@ -2,7 +2,7 @@
 
 Every answer the API serves is logged (table ``answer_log``): its id, who asked (user id,
 groups, tenant), when, the question as sent and the ``Answer`` as JSON. The review queue is a
-query over the log and the feedback (``api/feedback_store.py``): an answer is queued when
+query over the log and the feedback (``store/feedback_store.py``): an answer is queued when
 
 - statements were withheld from it (``withheld``), or
 - someone rated it thumbs-down (``thumbs_down``), and in particular when it abstained and the
@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Generic, Literal, Protocol, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import (
@@ -34,13 +36,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from api.feedback_store import Feedback, FeedbackRow, to_feedback
 from core.errors import CitewiseError, NotFoundError
 from core.models import Principal
-from evals.dataset import EvalExample
-from evals.review_export import VERDICTS, HumanReview, JudgePair, review_example, review_judge_pairs
-from generation.models import Answer
-from ingest.sql_store import SqlStore
+from store.feedback_store import Feedback, FeedbackRow, to_feedback
+from store.sql_store import SqlStore
 
 _log = logging.getLogger(__name__)
 
@@ -49,6 +48,49 @@ MAX_NOTE = 2000
 MAX_SOURCE = 2000
 MAX_CORRECTED = 20000
 """Characters of a review's note, source and corrected answer."""
+
+Verdict = Literal["correct", "incorrect"]
+VERDICTS: tuple[str, ...] = get_args(Verdict)
+
+
+class LoggableAnswer(Protocol):
+    """What the log needs of an answer: its id, outcome and JSON form."""
+
+    @property
+    def answer_id(self) -> str:
+        """The answer's id (the log's key)."""
+        ...
+
+    @property
+    def abstained(self) -> bool:
+        """Whether the answer abstained."""
+        ...
+
+    @property
+    def withheld(self) -> Sequence[object]:
+        """The statements withheld from the reader."""
+        ...
+
+    def model_dump_json(self) -> str:
+        """The answer as JSON (what is stored)."""
+        ...
+
+
+AnswerT = TypeVar("AnswerT", bound=LoggableAnswer)
+
+
+class HumanReview(BaseModel):
+    """A reviewer's finding on one answer. ``source`` is the document that holds the right
+    answer (a source URI), ``corrected_answer`` the answer as it should have read."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    verdict: Verdict
+    reviewer_id: str
+    reviewed_at: datetime
+    note: str | None = None
+    source: str | None = None
+    corrected_answer: str | None = None
 
 
 class _Base(DeclarativeBase):
@@ -83,17 +125,16 @@ class _ReviewRow(_Base):
     reviewed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
-class LoggedAnswer(BaseModel):
+@dataclass(frozen=True)
+class LoggedAnswer(Generic[AnswerT]):
     """One served answer as logged, with its feedback and review (if any)."""
-
-    model_config = ConfigDict(frozen=True)
 
     answer_id: str
     principal: Principal
     asked_at: datetime
     question: str
     """The question as the caller sent it (``answer.question`` is the standalone one)."""
-    answer: Answer
+    answer: AnswerT
     feedback: tuple[Feedback, ...] = ()
     review: HumanReview | None = None
 
@@ -111,13 +152,16 @@ class LoggedAnswer(BaseModel):
         return tuple(reasons)
 
 
-class ReviewStore(SqlStore):
-    """The answer log, the review queue over it and the reviews (SQLite or PostgreSQL)."""
+class ReviewStore(SqlStore, Generic[AnswerT]):
+    """The answer log, the review queue over it and the reviews (SQLite or PostgreSQL).
 
-    def __init__(self, url: str) -> None:
+    ``parse`` reads a logged answer back from its JSON (``Answer.model_validate_json``)."""
+
+    def __init__(self, url: str, parse: Callable[[str], AnswerT]) -> None:
         super().__init__(url, _Base.metadata, "answer log")
+        self._parse = parse
 
-    def record(self, answer: Answer, principal: Principal, question: str) -> None:
+    def record(self, answer: AnswerT, principal: Principal, question: str) -> None:
         """Log a served answer, stamped now (UTC); the same answer twice is logged once."""
         row = _LoggedRow(
             answer_id=answer.answer_id,
@@ -134,7 +178,7 @@ class ReviewStore(SqlStore):
             if s.get(_LoggedRow, answer.answer_id) is None:
                 s.add(row)
 
-    def record_safely(self, answer: Answer, principal: Principal, question: str) -> bool:
+    def record_safely(self, answer: AnswerT, principal: Principal, question: str) -> bool:
         """``record``, but a database error is logged instead of raised (an answer must reach
         its reader even when the log cannot be written); False when it was not logged."""
         try:
@@ -146,7 +190,7 @@ class ReviewStore(SqlStore):
             return False
         return True
 
-    def get(self, answer_id: str) -> LoggedAnswer:
+    def get(self, answer_id: str) -> LoggedAnswer[AnswerT]:
         """One logged answer with its feedback and review; NotFoundError if it was not logged."""
         with self._session() as s:
             row = s.get(_LoggedRow, answer_id)
@@ -154,14 +198,16 @@ class ReviewStore(SqlStore):
                 raise NotFoundError(f"no logged answer {answer_id}")
             return self._load(s, [row])[0]
 
-    def find(self, answer_id: str) -> LoggedAnswer | None:
+    def find(self, answer_id: str) -> LoggedAnswer[AnswerT] | None:
         """``get``, or None when the answer was not logged."""
         try:
             return self.get(answer_id)
         except NotFoundError:
             return None
 
-    def queue(self, status: QueueStatus = "pending", *, limit: int = 100) -> list[LoggedAnswer]:
+    def queue(
+        self, status: QueueStatus = "pending", *, limit: int = 100
+    ) -> list[LoggedAnswer[AnswerT]]:
         """Newest first: the queued answers not reviewed yet (``pending``), or every reviewed
         answer (``reviewed``)."""
         reviewed = exists().where(_ReviewRow.answer_id == _LoggedRow.answer_id)
@@ -187,7 +233,7 @@ class ReviewStore(SqlStore):
         note: str | None = None,
         source: str | None = None,
         corrected_answer: str | None = None,
-    ) -> LoggedAnswer:
+    ) -> LoggedAnswer[AnswerT]:
         """Store a reviewer's verdict on a logged answer (replacing an earlier one), stamped
         now (UTC). NotFoundError if the answer was not logged; ValueError for a verdict other
         than ``correct`` / ``incorrect``, an empty reviewer or an over-long field."""
@@ -222,7 +268,7 @@ class ReviewStore(SqlStore):
             )
         return self.get(answer_id)
 
-    def reviewed(self) -> list[LoggedAnswer]:
+    def reviewed(self) -> list[LoggedAnswer[AnswerT]]:
         """Every reviewed answer, oldest review first (the order exports are written in)."""
         query = (
             select(_LoggedRow)
@@ -232,25 +278,7 @@ class ReviewStore(SqlStore):
         with self._session() as s:
             return self._load(s, list(s.scalars(query)))
 
-    def export_examples(self) -> list[EvalExample]:
-        """The reviewed answers as evaluation examples."""
-        return [
-            review_example(item.answer, item.principal, item.review)
-            for item in self.reviewed()
-            if item.review is not None
-        ]
-
-    def export_judge_pairs(self) -> list[JudgePair]:
-        """The reviewed answers' shown claims, labelled by the reviews."""
-        return [
-            pair
-            for item in self.reviewed()
-            if item.review is not None
-            for pair in review_judge_pairs(item.answer, item.review)
-        ]
-
-    @staticmethod
-    def _load(s: Session, rows: list[_LoggedRow]) -> list[LoggedAnswer]:
+    def _load(self, s: Session, rows: list[_LoggedRow]) -> list[LoggedAnswer[AnswerT]]:
         ids = [row.answer_id for row in rows]
         if not ids:
             return []
@@ -274,7 +302,7 @@ class ReviewStore(SqlStore):
                 ),
                 asked_at=_utc(row.created_at),
                 question=row.question,
-                answer=Answer.model_validate_json(row.answer),
+                answer=self._parse(row.answer),
                 feedback=tuple(feedback.get(row.answer_id, ())),
                 review=_to_review(reviews.get(row.answer_id)),
             )

@@ -1,4 +1,4 @@
-"""Alembic environment for Citewise's SQL database, run programmatically by ``ingest.schema``.
+"""Alembic environment for Citewise's SQL database, run programmatically by ``store.schema``.
 
 There is no alembic.ini: the caller passes an open connection in
 ``config.attributes["connection"]``, inside the transaction (and lock) it holds. The model
@@ -17,7 +17,7 @@ def run_migrations() -> None:
     connection = context.config.attributes.get("connection")
     if not isinstance(connection, Connection):
         raise RuntimeError(
-            "Citewise migrations run through ingest.schema.upgrade_schema "
+            "Citewise migrations run through store.schema.upgrade_schema "
             "(or `citewise db upgrade`), which passes the connection"
         )
     context.configure(

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy
 
-from api.feedback_store import MAX_COMMENT, FeedbackStore
 from core.errors import RegistryError
+from store.feedback_store import MAX_COMMENT, FeedbackStore
 
 
 @pytest.fixture
@@ -76,8 +76,8 @@ def test_a_comment_of_the_maximum_length_is_kept(store: FeedbackStore) -> None:
 
 
 def test_shares_the_registry_database(db_path: Path) -> None:
-    from api.key_store import ApiKeyStore
     from ingest.registry import DocumentRegistry
+    from store.key_store import ApiKeyStore
 
     registry = DocumentRegistry(f"sqlite:///{db_path}")
     keys = ApiKeyStore(f"sqlite:///{db_path}")

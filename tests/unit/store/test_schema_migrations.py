@@ -17,12 +17,12 @@ import sqlalchemy
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from api import feedback_store, key_store, review_store
 from core.errors import RegistryError
 from ingest import job_store, registry
 from ingest.registry import DocumentRegistry
-from ingest.schema import head_revision, schema_status, upgrade_schema
-from ingest.sql_store import SqlStore
+from store import feedback_store, key_store, review_store
+from store.schema import head_revision, schema_status, upgrade_schema
+from store.sql_store import SqlStore
 from tests.conftest import REPO
 
 LEGACY_METADATA: list[sqlalchemy.MetaData] = [
@@ -164,7 +164,7 @@ def test_a_failed_upgrade_leaves_nothing_behind(
 RACER = """
 import pathlib, sys, time
 import sqlalchemy
-from ingest.schema import upgrade_schema
+from store.schema import upgrade_schema
 engine = sqlalchemy.create_engine(sys.argv[1])
 with engine.connect():
     pass

@@ -16,14 +16,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import RegistryError
-from ingest.schema import display_url, head_revision, upgrade_schema
+from store.schema import display_url, head_revision, upgrade_schema
 
 
 class SqlStore:
     """A SQLAlchemy engine on a database at the newest schema revision, and transactional
     sessions whose database errors become ``RegistryError`` (retryable) naming the store.
 
-    ``metadata`` holds the store's tables; the migrations create them (``ingest.schema``),
+    ``metadata`` holds the store's tables; the migrations create them (``store.schema``),
     and opening checks that they did, so a model added without a migration fails here, clearly.
     """
 
@@ -66,7 +66,7 @@ def _check_tables(engine: Engine, metadata: MetaData, name: str) -> None:
         raise RegistryError(
             f"the {name}'s tables {', '.join(missing)} are missing at "
             f"{display_url(engine.url)} at schema revision {head_revision()}: "
-            "no migration in ingest/migrations/versions creates them"
+            "no migration in store/migrations/versions creates them"
         )
 
 

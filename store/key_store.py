@@ -22,7 +22,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from core.errors import NotFoundError, RegistryError
 from core.models import Principal
-from ingest.sql_store import SqlStore
+from store.sql_store import SqlStore
 
 TOKEN_PREFIX = "cw_"
 LAST_USED_RESOLUTION = timedelta(minutes=1)

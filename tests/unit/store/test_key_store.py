@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy
 
-from api import key_store
-from api.key_store import ApiKeyStore
 from core.errors import NotFoundError, RegistryError
 from core.models import Principal
+from store import key_store
+from store.key_store import ApiKeyStore
 
 
 @pytest.fixture

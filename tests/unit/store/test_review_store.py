@@ -8,11 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from api.feedback_store import FeedbackStore
-from api.review_store import MAX_NOTE, ReviewStore
 from core.errors import NotFoundError, RegistryError
 from core.models import Principal
-from evals.review_export import review_example, review_judge_pairs
+from evals.review_export import (
+    review_example,
+    review_examples,
+    review_judge_pairs,
+    reviewed_judge_pairs,
+)
 from generation.models import (
     AbstainReason,
     Answer,
@@ -21,6 +24,8 @@ from generation.models import (
     SentenceVerdict,
     WithheldStatement,
 )
+from store.feedback_store import FeedbackStore
+from store.review_store import MAX_NOTE, ReviewStore
 
 EVE = Principal(user_id="eve", groups=("public", "hr"), tenant="acme")
 BOB = Principal(user_id="bob", groups=("public",))
@@ -89,15 +94,18 @@ def abstained_answer() -> Answer:
 
 
 @pytest.fixture
-def stores(database_url: str) -> Iterator[tuple[ReviewStore, FeedbackStore]]:
-    reviews, feedback = ReviewStore(database_url), FeedbackStore(database_url)
+def stores(database_url: str) -> Iterator[tuple[ReviewStore[Answer], FeedbackStore]]:
+    reviews, feedback = (
+        ReviewStore(database_url, Answer.model_validate_json),
+        FeedbackStore(database_url),
+    )
     yield reviews, feedback
     reviews.close()
     feedback.close()
 
 
 def test_the_queue_holds_withheld_thumbs_down_and_disputed_abstentions(
-    stores: tuple[ReviewStore, FeedbackStore],
+    stores: tuple[ReviewStore[Answer], FeedbackStore],
 ) -> None:
     reviews, feedback = stores
     withheld, plain, downvoted, abstained, quiet = (
@@ -162,7 +170,7 @@ def test_the_queue_holds_withheld_thumbs_down_and_disputed_abstentions(
 
 
 def test_marking_needs_a_logged_answer_and_valid_fields(
-    stores: tuple[ReviewStore, FeedbackStore],
+    stores: tuple[ReviewStore[Answer], FeedbackStore],
 ) -> None:
     reviews, _ = stores
     answer = withheld_answer()
@@ -181,7 +189,9 @@ def test_marking_needs_a_logged_answer_and_valid_fields(
     assert reviews.get(answer.answer_id).review is None
 
 
-def test_exports_make_examples_and_judge_pairs(stores: tuple[ReviewStore, FeedbackStore]) -> None:
+def test_exports_make_examples_and_judge_pairs(
+    stores: tuple[ReviewStore[Answer], FeedbackStore],
+) -> None:
     reviews, feedback = stores
     withheld, wrong, abstained = withheld_answer(), plain_answer(), abstained_answer()
     for answer, who in ((withheld, EVE), (wrong, BOB), (abstained, EVE)):
@@ -198,7 +208,7 @@ def test_exports_make_examples_and_judge_pairs(stores: tuple[ReviewStore, Feedba
         corrected_answer="Sixteen weeks, paid [1].",
     )
 
-    examples = {e.id: e for e in reviews.export_examples()}
+    examples = {e.id: e for e in review_examples(reviews.reviewed())}
     assert list(examples) == [withheld.answer_id, wrong.answer_id, abstained.answer_id]
     good = examples[withheld.answer_id]
     assert good.question == withheld.question
@@ -214,7 +224,7 @@ def test_exports_make_examples_and_judge_pairs(stores: tuple[ReviewStore, Feedba
     assert missed.answerable and missed.reference_answer == "Sixteen weeks, paid [1]."
     assert missed.gold_documents == ("file:///corpus/parental leave.md",)
 
-    pairs = reviews.export_judge_pairs()
+    pairs = reviewed_judge_pairs(reviews.reviewed())
     assert [(p.claim, p.label, p.answer_id) for p in pairs] == [
         (withheld.text, "supported", withheld.answer_id),  # the withheld claim was not shown
         (wrong.text, "unsupported", wrong.answer_id),
@@ -236,7 +246,7 @@ def test_an_abstention_marked_correct_is_an_unanswerable_example() -> None:
 
 
 def test_a_database_error_does_not_fail_recording(tmp_path: Path) -> None:
-    reviews = ReviewStore(f"sqlite:///{tmp_path / 'registry.sqlite3'}")
+    reviews = ReviewStore(f"sqlite:///{tmp_path / 'registry.sqlite3'}", Answer.model_validate_json)
     with reviews._engine.begin() as conn:
         conn.exec_driver_sql("DROP TABLE answer_reviews")
         conn.exec_driver_sql("DROP TABLE answer_log")

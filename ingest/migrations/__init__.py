@@ -1,1 +1,0 @@
-"""Alembic migrations of the SQL database, run by ``ingest.schema`` (no alembic.ini)."""
