@@ -56,7 +56,9 @@ class EmbeddingSettings(_Section):
         description="Where exported models are cached; default $XDG_CACHE_HOME/citewise "
         "(~/.cache/citewise).",
     )
-    batch_size: int = Field(default=64, ge=1)
+    batch_size: int = Field(
+        default=64, ge=1, description="Passages encoded per forward pass of the embedding model."
+    )
     max_tokens: int = Field(
         default=256, ge=16, description="The model's window, in its own tokenizer's tokens."
     )
@@ -72,8 +74,18 @@ class ChunkingSettings(_Section):
         description="Hard cap where unstructured would cut an element mid-text; kept high so "
         "over-long sections reach the sentence splitter instead.",
     )
-    new_after_n_chars: int = Field(default=800, ge=50)
-    combine_text_under_n_chars: int = Field(default=300, ge=0)
+    new_after_n_chars: int = Field(
+        default=800,
+        ge=50,
+        description="chunk_by_title's soft limit: once a chunk holds this many characters, the "
+        "next element starts a new chunk.",
+    )
+    combine_text_under_n_chars: int = Field(
+        default=300,
+        ge=0,
+        description="chunk_by_title merges a section shorter than this many characters with "
+        "the next one (capped at new_after_n_chars; never across pages).",
+    )
     overlap_tokens: int = Field(
         default=24, ge=0, description="Overlap when an over-long section is split by sentences."
     )
@@ -93,10 +105,24 @@ class IndexSettings(_Section):
         description="qdrant backend: server URL (http://host:6333), or ':memory:'; "
         "unset = qdrant-client's local mode under <data_dir>/index-qdrant.",
     )
-    api_key: str | None = None
-    collection: str = "citewise"
-    hnsw_m: int = Field(default=16, ge=4)
-    hnsw_ef_construct: int = Field(default=100, ge=8)
+    api_key: str | None = Field(
+        default=None, description="qdrant backend: the Qdrant server's API key, if it has one."
+    )
+    collection: str = Field(
+        default="citewise", description="qdrant backend: the collection that holds the chunks."
+    )
+    hnsw_m: int = Field(
+        default=16,
+        ge=4,
+        description="HNSW graph: edges per node, used when the index is created (more: better "
+        "recall, more memory).",
+    )
+    hnsw_ef_construct: int = Field(
+        default=100,
+        ge=8,
+        description="HNSW graph: candidates considered while building it, used when the index "
+        "is created (more: better graph, slower build).",
+    )
     bm25_avg_len: float = Field(
         default=256.0,
         gt=0,
@@ -108,13 +134,19 @@ class IndexSettings(_Section):
 class SearchSettings(_Section):
     """Ranking defaults for search and for the answer path."""
 
-    mode: Literal["hybrid", "dense", "sparse"] = "hybrid"
+    mode: Literal["hybrid", "dense", "sparse"] = Field(
+        default="hybrid",
+        description="hybrid: dense (MiniLM) and BM25 queries fused in one index request; dense "
+        "or sparse: one signal alone, for comparison.",
+    )
     fusion: Literal["rrf", "dbsf"] = Field(
         default="dbsf",
         description="dbsf: distribution-based score fusion (best on SciFact, deterministic); "
         "rrf: reciprocal rank fusion (k = rrf_k, weighted by dense/sparse_weight).",
     )
-    rrf_k: int = Field(default=60, ge=1)
+    rrf_k: int = Field(
+        default=60, ge=1, description="rrf fusion: the k in 1/(k + rank); unused with dbsf."
+    )
     dense_weight: float = Field(default=1.0, gt=0, description="RRF weight of the dense list.")
     sparse_weight: float = Field(default=1.0, gt=0, description="RRF weight of the BM25 list.")
     prefetch_limit: int = Field(
@@ -145,7 +177,11 @@ class LlmSettings(_Section):
     start); ``backend: openai`` talks to any OpenAI-compatible server, such as vLLM.
     """
 
-    backend: Literal["llama-cpp", "openai"] = "llama-cpp"
+    backend: Literal["llama-cpp", "openai"] = Field(
+        default="llama-cpp",
+        description="llama-cpp: a GGUF model run in this process (the embedded default); "
+        "openai: an OpenAI-compatible server such as vLLM at base_url.",
+    )
     model: str = Field(
         default="qwen2.5-1.5b",
         description="llama-cpp: a shipped model name (see `citewise models list`) or a path "
@@ -156,7 +192,13 @@ class LlmSettings(_Section):
     )
     threads: int | None = Field(default=None, ge=1, description="llama-cpp threads; None = all.")
     max_answer_tokens: int = Field(default=384, ge=16, description="Longest answer generated.")
-    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    temperature: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=2.0,
+        description="Sampling temperature of answer generation; 0 picks the likeliest token "
+        "(repeatable answers).",
+    )
     base_url: str | None = Field(
         default=None, description="openai: the server's base URL, e.g. http://host:8000/v1."
     )
@@ -225,7 +267,12 @@ class AnswerSettings(_Section):
         description="Cite, for a factual sentence the model left uncited, the source that "
         "supports it (the verdict is marked attributed); off: such sentences are flagged.",
     )
-    closest_sources: int = Field(default=3, ge=0, le=20)
+    closest_sources: int = Field(
+        default=3,
+        ge=0,
+        le=20,
+        description="How many of the best sources an abstaining answer lists as the closest.",
+    )
     condense_history: bool = Field(
         default=True, description="Rewrite a follow-up question into a standalone one."
     )
@@ -338,14 +385,25 @@ class OidcSettings(_Section):
 class ApiSettings(_Section):
     """The HTTP service (``citewise serve``)."""
 
-    host: str = "127.0.0.1"
-    port: int = Field(default=8000, ge=1, le=65535)
+    host: str = Field(
+        default="127.0.0.1",
+        description="Address `citewise serve` binds to (its --host overrides it).",
+    )
+    port: int = Field(
+        default=8000,
+        ge=1,
+        le=65535,
+        description="Port `citewise serve` listens on (its --port overrides it).",
+    )
     auth_required: bool = Field(
         default=True,
         description="Require an API key on every endpoint but health; off only for local "
         "trials (requests then act as `anonymous_user` with public access).",
     )
-    anonymous_user: str = "anonymous"
+    anonymous_user: str = Field(
+        default="anonymous",
+        description="With auth_required off: the user id requests act as (public access only).",
+    )
     admin_group: str = Field(default="admins", description="Group allowed to manage documents.")
     metrics_public: bool = Field(
         default=True,
@@ -386,7 +444,11 @@ class AclSettings(_Section):
 class ParsingSettings(_Section):
     """Document parsing (unstructured)."""
 
-    pdf_strategy: Literal["fast", "ocr_only"] = "fast"
+    pdf_strategy: Literal["fast", "ocr_only"] = Field(
+        default="fast",
+        description="fast: read PDFs' text layer (OCR only for PDFs without one, see "
+        "ocr_fallback); ocr_only: OCR every PDF with tesseract.",
+    )
     ocr_fallback: bool = Field(
         default=True, description="Re-read PDFs with no text layer by OCR when tesseract exists."
     )
@@ -431,8 +493,15 @@ class Settings(BaseSettings):
     _yaml_file: ClassVar[Path | None] = None
 
     data_dir: Path = Field(default=Path(".citewise"), description="Index, registry and caches.")
-    tenant: str | None = None
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    tenant: str | None = Field(
+        default=None,
+        description="The tenant of the documents this installation ingests, and the default "
+        "tenant of its callers (CLI, new API keys, anonymous requests, OIDC tokens without a "
+        "tenant claim); null: none.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="WARNING", description="Lowest level of the log lines written to stderr."
+    )
     embedding: EmbeddingSettings = EmbeddingSettings()
     chunking: ChunkingSettings = ChunkingSettings()
     index: IndexSettings = IndexSettings()
