@@ -1,16 +1,8 @@
 """Generation: grounded answers with verified citations.
 
-Model-independent core:
-
-- ``models``: requests, results, citations, verdicts and the ``Answer``;
-- ``generator``: the ``Generator`` interface LLM backends implement;
-- ``templates`` and ``prompts/``: versioned prompt templates (package data);
-- ``prompting``: the answer prompt with fenced, numbered sources fitted to the window;
-- ``condense``: multi-turn follow-ups rewritten as standalone questions;
-- ``sentences``: sentence spans (NLTK Punkt, shipped offline by llama-index-core);
-- ``citations``: ``[n]`` markers parsed, checked, tied to sentences and quoted;
-- ``similarity``: content words, figures and cosine similarity;
-- ``grounding``: the ``SupportJudge`` interface, the provisional judge, ``check_answer``;
-- ``abstention``: when to answer "not found", and the standard abstaining answer;
-- ``finalize``: the model's raw text to a checked ``Answer``.
+The answer service (``answer``) takes a question through condensing, retrieval, the prompt
+and a ``Generator`` backend (llama.cpp in-process, or any OpenAI-compatible server), then the
+checks that decide what the reader is shown: citations, the grounding check and its support
+judges, answer relevance, withholding and abstention (``finalize``, ``abstention``). Every
+module is listed in docs/contributing.md ("generation/'s modules").
 """
