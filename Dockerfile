@@ -23,6 +23,7 @@ RUN pip install --no-cache-dir --upgrade pip \
 COPY pyproject.toml README.md ./
 COPY vendor vendor
 COPY core core
+COPY store store
 COPY retrieval retrieval
 COPY ingest ingest
 COPY generation generation

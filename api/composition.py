@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from api.app import Services
-from api.auth import Authenticator
-from api.oidc import BearerAuthenticator, JwtAuthenticator
+from api.http.app import Services
+from api.http.auth import Authenticator
+from api.http.oidc import BearerAuthenticator, JwtAuthenticator
 from core.errors import ConfigError
 from core.models import Acl
 from core.settings import Settings

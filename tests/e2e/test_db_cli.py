@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from api.cli import app
+from api.cli.main import app
 from store.schema import head_revision
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner, Result
 
-from api.keys_cli import keys_app
+from api.cli.keys import keys_app
 from core.models import Principal
 from store.key_store import ApiKeyStore
 

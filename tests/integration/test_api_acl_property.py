@@ -25,7 +25,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from api import composition
-from api.app import create_app
+from api.http.app import create_app
 from core.settings import Settings
 from store.key_store import ApiKeyStore
 

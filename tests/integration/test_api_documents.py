@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api import composition
-from api.app import create_app
+from api.http.app import create_app
 from core.settings import Settings
 from store.key_store import ApiKeyStore
 from tests.conftest import SAMPLE_CORPUS, postgres_database

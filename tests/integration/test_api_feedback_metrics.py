@@ -13,8 +13,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
 from api import composition
-from api.app import create_app
-from api.cli import app as cli_app
+from api.cli.main import app as cli_app
+from api.http.app import create_app
 from core.settings import Settings
 from store.key_store import ApiKeyStore
 

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
 from api import composition
-from api.app import create_app
+from api.http.app import create_app
 from core.settings import Settings
 from ingest.acl_policy import AclPolicy
 from tests.conftest import SAMPLE_ACL, SAMPLE_CORPUS

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from api.cli import app
-from api.eval_run_cli import run_config_id
+from api.cli.eval_run import run_config_id
+from api.cli.main import app
 from core.settings import Settings
 from evals.dataset import EvalExample, write_jsonl
 from evals.generation_cache import CachedAnswer, GenerationCache, cache_key

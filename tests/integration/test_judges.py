@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from api.cli.eval import eval_app
 from api.composition import build_support_judge
-from api.eval_cli import eval_app
 from core.settings import Settings
 from evals.calibration import report, run_judge
 from evals.judge_data import (

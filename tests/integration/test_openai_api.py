@@ -16,7 +16,7 @@ import pytest
 import uvicorn
 
 from api import composition
-from api.app import create_app
+from api.http.app import create_app
 from core.settings import Settings
 from store.key_store import ApiKeyStore
 

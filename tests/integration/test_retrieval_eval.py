@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from api.cli import app
+from api.cli.main import app
 
 pytestmark = [pytest.mark.model, pytest.mark.shared_data, pytest.mark.slow]
 

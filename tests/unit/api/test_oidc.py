@@ -23,9 +23,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from api import problems
-from api.auth import AuthenticationError, Caller
-from api.oidc import BearerAuthenticator, JwksUnavailableError, JwtAuthenticator
+from api.http import problems
+from api.http.auth import AuthenticationError, Caller
+from api.http.oidc import BearerAuthenticator, JwksUnavailableError, JwtAuthenticator
 from core.errors import ConfigError
 from core.models import Principal
 from core.settings import OidcSettings, Settings

@@ -14,8 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from api.app import Services, create_app
-from api.openai_routes import ChatCompletionRequest, answer_content, completion, sources_footer
+from api.http.app import Services, create_app
+from api.http.openai_routes import ChatCompletionRequest, answer_content, completion, sources_footer
 from core.models import PUBLIC_GROUP, Principal
 from core.settings import Settings
 from generation.answer import DeltaEvent, FinalEvent

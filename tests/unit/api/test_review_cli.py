@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from api import composition
-from api.cli import app
+from api.cli.main import app
 from core.settings import Settings
 from evals.dataset import load_jsonl
 from tests.unit.store.test_review_store import EVE, abstained_answer, plain_answer, withheld_answer

@@ -251,7 +251,7 @@ def test_the_cli_refuses_bad_requests_before_any_work(
 ) -> None:
     from typer.testing import CliRunner
 
-    from api.cli import app
+    from api.cli.main import app
 
     env = {"CITEWISE_SHARED_DATA": str(tmp_path / "nowhere")}
     command = ["eval", "retrieval", "--data-dir", str(tmp_path / "eval"), *args]

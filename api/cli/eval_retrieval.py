@@ -22,7 +22,7 @@ from rich.progress import (
 from rich.table import Table
 
 from api import composition
-from api.cli_support import err, fail, load_settings, progress_bar, split_values
+from api.cli.support import err, fail, load_settings, progress_bar, split_values
 from core.errors import CitewiseError
 from evals.retrieval_eval import (
     MODES,

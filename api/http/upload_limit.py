@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.problems import problem
+from api.http.problems import problem
 
 # Room for the multipart framing and the form fields around the file.
 _FORM_OVERHEAD = 64 * 1024

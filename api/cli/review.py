@@ -21,7 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from api import composition
-from api.cli_support import err, fail, load_settings
+from api.cli.support import err, fail, load_settings
 from core.errors import CitewiseError
 from evals.dataset import write_jsonl
 from evals.review_export import Verdict, review_examples, reviewed_judge_pairs, to_jsonl

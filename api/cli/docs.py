@@ -1,9 +1,8 @@
-"""The ``citewise`` command line."""
+"""``citewise docs``: inspect and manage ingested documents."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -11,110 +10,12 @@ from rich.console import Console
 from rich.table import Table
 
 from api import composition
-from api.ask_cli import ask
-from api.cli_support import err, fail, load_settings, progress_bar
-from api.db_cli import db_app
-from api.eval_cli import eval_app
-from api.feedback_cli import feedback_app
-from api.keys_cli import keys_app
-from api.models_cli import models_app
-from api.review_cli import review_app
-from api.search_cli import search
-from api.serve_cli import serve
-from api.worker_cli import worker
+from api.cli.support import ConfigOption, JsonOption, err, fail, load_settings
 from core.errors import CitewiseError, NotFoundError
-from core.models import Acl, Document, FileResult, IngestOutcome, IngestSummary
-
-app = typer.Typer(
-    help="Citewise: grounded, cited answers over your own documents.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-)
-docs_app = typer.Typer(help="Inspect and manage ingested documents.", no_args_is_help=True)
-app.add_typer(docs_app, name="docs")
-app.add_typer(models_app, name="models")
-app.add_typer(keys_app, name="keys")
-app.add_typer(feedback_app, name="feedback")
-app.add_typer(review_app, name="review")
-app.add_typer(db_app, name="db")
-app.add_typer(eval_app, name="eval")
-app.command()(search)
-app.command()(ask)
-app.command()(serve)
-app.command()(worker)
+from core.models import Acl, Document
 
 out = Console(soft_wrap=True)
-
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", help="YAML settings file (else $CITEWISE_CONFIG).")
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
-
-
-@app.command()
-def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.")],
-    acl: Annotated[Path | None, typer.Option(help="ACL policy file (YAML).")] = None,
-    prune: Annotated[bool, typer.Option(help="Purge documents whose file is gone.")] = False,
-    as_json: JsonOption = False,
-    config: ConfigOption = None,
-) -> None:
-    """Parse, chunk, embed and index documents; re-runs only redo what changed."""
-    try:
-        settings = load_settings(config)
-        policy = composition.acl_policy(settings, acl)
-        with composition.open_store(settings) as store:
-            pipeline = composition.build_pipeline(settings, store)
-            with progress_bar(quiet=as_json) as progress:
-                task = progress.add_task("ingesting", total=None)
-
-                def on_result(result: FileResult) -> None:
-                    progress.advance(task)
-                    if result.outcome is IngestOutcome.FAILED and not as_json:
-                        progress.console.print(
-                            f"[red]failed[/red] {_short(result.source_uri)}: {result.error}"
-                        )
-
-                summary = pipeline.run(
-                    paths,
-                    policy=policy,
-                    prune=prune,
-                    on_total=lambda n: progress.update(task, total=n),
-                    on_result=on_result,
-                )
-    except CitewiseError as e:
-        raise fail(e) from e
-    if as_json:
-        out.print_json(summary.model_dump_json())
-    else:
-        _print_summary(summary)
-    if not summary.ok:
-        raise typer.Exit(1)
-
-
-def _print_summary(summary: IngestSummary) -> None:
-    for result in summary.files:
-        if result.outcome is IngestOutcome.SKIPPED:
-            out.print(f"[yellow]skipped[/yellow] {_short(result.source_uri)}: {result.error}")
-    out.print(
-        f"added {summary.added}, updated {summary.updated}, unchanged {summary.unchanged}, "
-        f"deleted {summary.deleted}, skipped {summary.skipped}, failed {summary.failed}; "
-        f"{summary.chunks} chunks in {summary.seconds:.1f} s"
-        + (
-            f" ({summary.unsupported} files of unsupported types ignored)"
-            if summary.unsupported
-            else ""
-        )
-    )
-    if summary.failed:
-        out.print("[red]Failed files:[/red]")
-        for result in summary.files:
-            if result.outcome is IngestOutcome.FAILED:
-                out.print(f"  {_short(result.source_uri)}: {result.error}")
-
-
-def _short(uri: str) -> str:
-    return uri.removeprefix("file://")
+docs_app = typer.Typer(help="Inspect and manage ingested documents.", no_args_is_help=True)
 
 
 @docs_app.command("list")
@@ -237,10 +138,5 @@ def _resolve(documents: list[Document], prefix: str) -> str:
     return matches[0]
 
 
-def main() -> None:
-    """Console-script entry point."""
-    app(prog_name="citewise")
-
-
-if __name__ == "__main__":
-    main()
+def _short(uri: str) -> str:
+    return uri.removeprefix("file://")

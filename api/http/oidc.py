@@ -16,7 +16,7 @@ from pathlib import Path
 
 import jwt
 
-from api.auth import AuthenticationError, Authenticator
+from api.http.auth import AuthenticationError, Authenticator
 from core.errors import CitewiseError, ConfigError
 from core.models import Principal
 from core.settings import OidcSettings

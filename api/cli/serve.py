@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from api import composition
-from api.app import create_app
-from api.cli_support import err, load_settings
+from api.cli.support import err, load_settings
+from api.http.app import create_app
 
 
 def serve(

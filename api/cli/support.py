@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -22,6 +23,13 @@ from core.logging import configure_logging
 from core.settings import Settings
 
 err = Console(stderr=True, soft_wrap=True)
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="YAML settings file (else $CITEWISE_CONFIG).")
+]
+"""The ``--config`` option every command takes."""
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+"""The ``--json`` option of commands with machine-readable output."""
 
 
 def load_settings(config: Path | None) -> Settings:

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from api import composition
-from api.cli_support import fail, load_settings
+from api.cli.support import fail, load_settings
 from core.errors import CitewiseError
 from generation.model_catalog import CATALOG
 from generation.model_store import installed_models, resolve_model_path

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.auth import Caller
+from api.http.auth import Caller
 from generation.models import Answer
 from store.feedback_store import MAX_COMMENT, FeedbackStore, Rating
 from store.review_store import ReviewStore

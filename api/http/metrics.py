@@ -42,7 +42,7 @@ from prometheus_client import (
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.auth import principal
+from api.http.auth import principal
 from core.models import IngestJob
 from generation.answer import AnswerEvent, FinalEvent
 from generation.models import Answer

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import typer
 
-from api.eval_judge_cli import calibrate_command, train_judge_command
-from api.eval_relevance_cli import relevance
-from api.eval_retrieval_cli import retrieval
-from api.eval_run_cli import compare, run, tradeoff
+from api.cli.eval_judge import calibrate_command, train_judge_command
+from api.cli.eval_relevance import relevance
+from api.cli.eval_retrieval import retrieval
+from api.cli.eval_run import compare, run, tradeoff
 
 eval_app = typer.Typer(
     help="Measure retrieval, answers, citations and hallucinations; train and calibrate judges.",

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.document_routes import Admin
+from api.http.document_routes import Admin
 from core.models import Principal
 from evals.review_export import (
     HumanReview,

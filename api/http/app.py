@@ -9,17 +9,17 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI
 
-from api import (
+from api.http import (
+    ask_routes,
     document_routes,
     feedback_routes,
     metrics,
     openai_routes,
     problems,
     review_routes,
-    routes,
 )
-from api.auth import Authenticator
-from api.upload_limit import UploadLimitMiddleware
+from api.http.auth import Authenticator
+from api.http.upload_limit import UploadLimitMiddleware
 from core.settings import Settings
 from generation.answer import AnswerService
 from generation.models import Answer
@@ -84,7 +84,7 @@ def create_app(settings: Settings, open_services: ServicesFactory) -> FastAPI:
     )
     app.add_middleware(metrics.MetricsMiddleware, metrics=app.state.metrics)
     problems.install(app)
-    app.include_router(routes.router)
+    app.include_router(ask_routes.router)
     app.include_router(feedback_routes.router)
     app.include_router(review_routes.router)
     app.include_router(metrics.router)

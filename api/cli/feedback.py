@@ -26,7 +26,7 @@ import typer
 from rich.console import Console
 
 from api import composition
-from api.cli_support import fail, load_settings
+from api.cli.support import fail, load_settings
 from core.errors import CitewiseError
 from store.feedback_store import RATINGS, Feedback
 

@@ -44,9 +44,9 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from api.auth import Caller
-from api.metrics import metrics_of
-from api.review_routes import record_answer, record_events
+from api.http.auth import Caller
+from api.http.metrics import metrics_of
+from api.http.review_routes import record_answer, record_events
 from core.errors import CitewiseError
 from core.models import heading_line
 from generation.answer import AnswerEvent, AnswerService, FinalEvent

@@ -19,7 +19,7 @@ from rich.markup import escape
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from api.cli_support import fail, load_settings
+from api.cli.support import fail, load_settings
 from core.errors import CitewiseError, RegistryError
 from store.schema import display_url, head_revision, schema_status, upgrade_schema
 

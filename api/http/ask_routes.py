@@ -9,11 +9,11 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from api.auth import Caller
-from api.metrics import metrics_of
-from api.problems import problem
-from api.review_routes import record_answer, record_events
-from api.schemas import AskRequest, SearchHit, SearchRequest, SearchResponse
+from api.http.auth import Caller
+from api.http.metrics import metrics_of
+from api.http.problems import problem
+from api.http.review_routes import record_answer, record_events
+from api.http.schemas import AskRequest, SearchHit, SearchRequest, SearchResponse
 from core.errors import CitewiseError
 from generation.answer import AnswerEvent, DeltaEvent, FinalEvent, SourcesEvent
 from generation.models import Answer, ChatMessage

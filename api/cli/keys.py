@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from api import composition
-from api.cli_support import err, fail, load_settings, split_values
+from api.cli.support import err, fail, load_settings, split_values
 from core.errors import CitewiseError
 from core.settings import Settings
 from store.key_store import ApiKeyInfo, ApiKeyStore

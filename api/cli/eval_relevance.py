@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from api.cli_support import fail, split_values
+from api.cli.support import fail, split_values
 from core.errors import CitewiseError
 from evals.relevance_calibration import labelled_claims, markdown, threshold_table
 from evals.report import load_result

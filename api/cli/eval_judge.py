@@ -27,7 +27,7 @@ from rich.progress import (
 )
 
 from api import composition
-from api.cli_support import err, fail, load_settings
+from api.cli.support import err, fail, load_settings
 from core.errors import CitewiseError
 from core.settings import Settings
 from evals.calibration import PairOutcome, report, report_json, report_markdown, run_judge

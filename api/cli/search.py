@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from api import composition
-from api.cli_support import fail, load_settings, split_values
+from api.cli.support import fail, load_settings, split_values
 from core.errors import CitewiseError
 from core.models import Principal
 from core.settings import Settings

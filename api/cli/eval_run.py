@@ -23,8 +23,8 @@ from rich.console import Console
 from rich.table import Column, Table
 
 from api import composition
-from api.cli_support import err, fail, load_settings, progress_bar, split_values
-from api.eval_judges import build_judges
+from api.cli.eval_judges import build_judges
+from api.cli.support import err, fail, load_settings, progress_bar, split_values
 from core.errors import CitewiseError
 from core.settings import Settings
 from evals.answer_run import grade, new_run, run_answers, utc_now

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from api.auth import AuthenticationError
+from api.http.auth import AuthenticationError
 from core.errors import (
     CitewiseError,
     ConfigError,

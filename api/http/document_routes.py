@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, Response, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.auth import Caller
+from api.http.auth import Caller
 from core.models import Acl, Document, IngestJob, Principal
 from ingest.document_service import DocumentService
 

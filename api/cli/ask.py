@@ -16,7 +16,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColum
 from rich.text import Text
 
 from api import composition
-from api.cli_support import err, fail, load_settings, split_values
+from api.cli.support import err, fail, load_settings, split_values
 from core.errors import CitewiseError
 from core.models import Principal
 from core.settings import Settings

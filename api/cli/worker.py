@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from api import composition
-from api.cli_support import err, fail, load_settings
+from api.cli.support import err, fail, load_settings
 from core.errors import CitewiseError
 
 
