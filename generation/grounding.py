@@ -18,9 +18,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from generation.abstention import is_decline
 from generation.citations import AnswerSentence, ParsedAnswer
+from generation.meta_sentences import is_pointer
 from generation.models import SentenceKind, SentenceVerdict
 from generation.sentences import sentences
 from generation.similarity import cosine_matrix, facts, names, term_coverage, terms, words
+from generation.subject_check import (
+    DEFAULT_MIN_COVERAGE,
+    DEFAULT_MIN_MISSING,
+    figure_subject_mismatches,
+)
 from retrieval.context import Context, Source
 from retrieval.embedder import Embedder
 
@@ -82,7 +88,15 @@ class LexicalEmbeddingJudge:
 
     A claim is supported when ``score >= support_threshold`` and ``overlap >= min_overlap``
     and, with ``check_facts``, every number, amount, time, month and proper name it states
-    appears in the cited text (a failed fact check gives score 0).
+    appears in the cited text (a failed fact check gives score 0), and, with
+    ``check_subject``, each figure found there is about what the claim says it is about:
+    most of the claim's words near the figure occur near the same figure in the cited text
+    or in its headings (``generation.subject_check``; "The signing bonus is 3.85%" citing
+    "awards of up to 3.85% of salary" is unsupported). The subject check applies only below
+    ``subject_max_similarity``: a claim that close to a cited sentence is a paraphrase of
+    it, whose reworded subject is a synonym far more often than another subject (held-out
+    SummEdits lost 3 points without this gate; see evals/RESULTS.md). A failed subject check
+    caps the score below the threshold, at ``support_threshold * coverage``.
 
     Defaults, to be calibrated by evals: ``similarity_weight=0.5``; ``support_threshold=0.5``
     (all-MiniLM-L6-v2 paraphrases of a source sentence score about 0.7-0.9, topical but
@@ -98,6 +112,10 @@ class LexicalEmbeddingJudge:
         support_threshold: float = 0.5,
         min_overlap: float = 0.3,
         check_facts: bool = True,
+        check_subject: bool = True,
+        subject_min_coverage: float = DEFAULT_MIN_COVERAGE,
+        subject_min_missing: int = DEFAULT_MIN_MISSING,
+        subject_max_similarity: float = 0.7,
     ) -> None:
         if not 0.0 <= similarity_weight <= 1.0:
             raise ValueError("similarity_weight must be within [0, 1]")
@@ -106,6 +124,10 @@ class LexicalEmbeddingJudge:
         self._threshold = support_threshold
         self._min_overlap = min_overlap
         self._check_facts = check_facts
+        self._check_subject = check_subject
+        self._subject_min_coverage = subject_min_coverage
+        self._subject_min_missing = subject_min_missing
+        self._subject_max_similarity = subject_max_similarity
 
     def judge(self, claims: Sequence[Claim]) -> list[Support]:
         """Judge a whole answer's claims with one embedding batch."""
@@ -141,6 +163,22 @@ class LexicalEmbeddingJudge:
                     reason=f"not in the cited text: {shown} ({measured})",
                     evidence=evidence,
                 )
+        if self._check_subject and similarity < self._subject_max_similarity:
+            mismatches = figure_subject_mismatches(
+                claim.text,
+                "\n".join(s.text for s in claim.sources),
+                headings=[s.heading for s in claim.sources],
+                min_coverage=self._subject_min_coverage,
+                min_missing=self._subject_min_missing,
+            )
+            if mismatches:
+                worst = min(mismatches, key=lambda m: m.coverage)
+                return Support(
+                    supported=False,
+                    score=min(max(score, 0.0), self._threshold * worst.coverage),
+                    reason=f"{'; '.join(m.reason for m in mismatches)} ({measured})",
+                    evidence=evidence,
+                )
         supported = score >= self._threshold and overlap >= self._min_overlap
         verdict = "supported" if supported else "weak support"
         return Support(
@@ -157,8 +195,11 @@ def _evidence_sentences(sources: Sequence[Source]) -> list[str]:
 
 def is_non_factual(claim: str) -> bool:
     """True for sentences that assert nothing checkable: no content words or figures, a
-    question, a lead-in ending with a colon, or a closing pleasantry."""
+    question, a lead-in ending with a colon, a closing pleasantry, or a pointer to where
+    something is written ("This is stated in the IT Handbook [4]": see ``meta_sentences``)."""
     text = claim.strip()
+    if is_pointer(text):
+        return True
     if not terms(text) and not facts(text):
         return True
     if text.endswith("?"):
