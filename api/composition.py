@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from api.http.app import Services
 from api.http.auth import Authenticator
+from api.http.dependencies import Services
 from api.http.oidc import BearerAuthenticator, JwtAuthenticator
 from core.errors import ConfigError
 from core.models import Acl

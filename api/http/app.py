@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractContextManager, asynccontextmanager
-from dataclasses import dataclass
 
 from fastapi import FastAPI
 
@@ -18,37 +17,17 @@ from api.http import (
     problems,
     review_routes,
 )
-from api.http.auth import Authenticator
+from api.http.dependencies import Services
 from api.http.upload_limit import UploadLimitMiddleware
 from core.settings import Settings
-from generation.answer import AnswerService
-from generation.models import Answer
-from ingest.document_service import DocumentService
-from ingest.job_runner import JobRunner
-from retrieval.search import Searcher
-from store.feedback_store import FeedbackStore
-from store.review_store import ReviewStore
 
 _log = logging.getLogger(__name__)
 
 
-@dataclass
-class Services:
-    """What the routes use; built once per process by the composition root."""
-
-    searcher: Searcher
-    answers: AnswerService
-    authenticator: Authenticator
-    feedback: FeedbackStore
-    documents: DocumentService
-    job_runner: JobRunner | None = None
-    """Runs uploads and deletes in this process (None when a separate worker does)."""
-    reviews: ReviewStore[Answer] | None = None
-    """The answer log and review queue (None: answers are not logged)."""
-
-
-ServicesFactory = Callable[[Settings], AbstractContextManager[Services]]
-"""Opens the services for the app's lifetime (the composition root's ``open_services``)."""
+ServicesFactory = Callable[[Settings], AbstractContextManager[Services | None]]
+"""Opens the services for the app's lifetime (the composition root's ``open_services``). A
+test that overrides every dependency its routes use (``app.dependency_overrides``) may open
+``None``."""
 
 
 def create_app(settings: Settings, open_services: ServicesFactory) -> FastAPI:
@@ -59,7 +38,7 @@ def create_app(settings: Settings, open_services: ServicesFactory) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with open_services(settings) as services:
             app.state.services = services
-            if services.job_runner is not None:
+            if services is not None and services.job_runner is not None:
                 services.job_runner.subscribe(app.state.metrics.observe_job)
             app.state.ready = True
             _log.info("ready", extra={"model": settings.llm.model})

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from api.http.auth import Caller
-from api.http.metrics import metrics_of
+from api.http.dependencies import AnswerLogDep, AnswersDep, Caller, SearcherDep
+from api.http.metrics import MetricsDep
 from api.http.problems import problem
 from api.http.review_routes import record_answer, record_events
 from api.http.schemas import AskRequest, SearchHit, SearchRequest, SearchResponse
@@ -37,9 +37,8 @@ def readyz(request: Request) -> JSONResponse:
 
 
 @router.post("/v1/search", tags=["search"])
-def search(body: SearchRequest, caller: Caller, request: Request) -> SearchResponse:
+def search(body: SearchRequest, caller: Caller, searcher: SearcherDep) -> SearchResponse:
     """Hybrid (dense + BM25) search over the documents the caller may read."""
-    searcher = request.app.state.services.searcher
     hits = searcher.search(
         body.query, caller, k=body.k, mode=body.mode, filters=body.filters.to_search_filters()
     )
@@ -80,20 +79,25 @@ def search(body: SearchRequest, caller: Caller, request: Request) -> SearchRespo
     },
 )
 def ask(
-    body: AskRequest, caller: Caller, request: Request, accept: str | None = Header(None)
+    body: AskRequest,
+    caller: Caller,
+    *,
+    service: AnswersDep,
+    metrics: MetricsDep,
+    log: AnswerLogDep,
+    accept: str | None = Header(None),
 ) -> Answer | EventSourceResponse:
     """A grounded answer with checked citations, or "I couldn't find this" and the closest
     sources."""
-    service = request.app.state.services.answers
     history = tuple(ChatMessage(role=t.role, content=t.content) for t in body.history)
     filters = body.filters.to_search_filters()
     if accept and "text/event-stream" in accept:
         events = service.stream(body.question, caller, history=history, filters=filters)
-        events = record_events(events, request, caller, body.question)
-        return EventSourceResponse(_sse(metrics_of(request).observe_events(events)))
+        events = record_events(events, log, caller, body.question)
+        return EventSourceResponse(_sse(metrics.observe_events(events)))
     answer: Answer = service.answer(body.question, caller, history=history, filters=filters)
-    metrics_of(request).observe_answer(answer)
-    record_answer(request, caller, body.question, answer)
+    metrics.observe_answer(answer)
+    record_answer(log, caller, body.question, answer)
     return answer
 
 

@@ -1,21 +1,14 @@
 """Who is calling: the ``Authorization: Bearer`` token (an API key, or an OIDC JWT when
-``api.oidc`` is configured) turned into a ``Principal``."""
+``api.oidc`` is configured) turned into a ``Principal``.
+
+The ``Caller`` dependency that runs it for a request is in ``api/http/dependencies.py``."""
 
 from __future__ import annotations
 
-from typing import Annotated, Protocol
-
-from fastapi import Depends, HTTPException, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from typing import Protocol
 
 from core.errors import CitewiseError
-from core.models import PUBLIC_GROUP, Principal
-
-_bearer = HTTPBearer(
-    auto_error=False,
-    description="An API key from `citewise keys create`, or an OIDC access token (JWT) when "
-    "`api.oidc` is configured.",
-)
+from core.models import Principal
 
 
 class AuthenticationError(CitewiseError):
@@ -30,31 +23,3 @@ class Authenticator(Protocol):
         """The principal of a valid, unrevoked token; ``None`` when it is unknown, or
         AuthenticationError when the reason is worth telling (an expired JWT)."""
         ...
-
-
-def principal(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
-    """The caller, from its API key; 401 when the key is missing, unknown or revoked.
-
-    With ``api.auth_required: false`` (local trials only) an anonymous caller gets public
-    access under ``api.anonymous_user``.
-    """
-    state = request.app.state
-    if credentials is None:
-        if not state.settings.api.auth_required:
-            return Principal(
-                user_id=state.settings.api.anonymous_user,
-                groups=(PUBLIC_GROUP,),
-                tenant=state.settings.tenant,
-            )
-        raise HTTPException(401, "missing API key: send Authorization: Bearer <key>")
-    authenticator: Authenticator = state.services.authenticator
-    found = authenticator.authenticate(credentials.credentials)
-    if found is None:
-        raise HTTPException(401, "invalid or revoked API key")
-    return found
-
-
-Caller = Annotated[Principal, Depends(principal)]

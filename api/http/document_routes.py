@@ -8,35 +8,30 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Response, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.http.auth import Caller
+from api.http.dependencies import Caller, DocumentsDep, SettingsDep
 from core.models import Acl, Document, IngestJob, Principal
-from ingest.document_service import DocumentService
+from core.settings import Settings
 
 router = APIRouter(tags=["documents"])
 
 
-def _is_admin(request: Request, caller: Principal) -> bool:
-    return request.app.state.settings.api.admin_group in caller.groups
+def _is_admin(settings: Settings, caller: Principal) -> bool:
+    return settings.api.admin_group in caller.groups
 
 
-def admin(request: Request, caller: Caller) -> Principal:
+def admin(caller: Caller, settings: SettingsDep) -> Principal:
     """The caller, if a member of the admin group; 403 otherwise (whatever the document, so
     the answer reveals nothing about which documents exist)."""
-    if not _is_admin(request, caller):
-        group = request.app.state.settings.api.admin_group
+    if not _is_admin(settings, caller):
+        group = settings.api.admin_group
         raise HTTPException(403, f"managing documents needs membership of the {group!r} group")
     return caller
 
 
 Admin = Annotated[Principal, Depends(admin)]
-
-
-def _service(request: Request) -> DocumentService:
-    service: DocumentService = request.app.state.services.documents
-    return service
 
 
 class DocumentList(BaseModel):
@@ -77,7 +72,7 @@ _JOB_ACCEPTED: dict[int | str, dict[str, Any]] = {
 @router.post("/v1/documents", status_code=202, responses=_JOB_ACCEPTED)
 def upload_document(
     *,
-    request: Request,
+    service: DocumentsDep,
     response: Response,
     caller: Admin,
     file: Annotated[UploadFile, File(description="The document; its type is read from its bytes.")],
@@ -92,46 +87,52 @@ def upload_document(
     acl = None
     if acl_groups or acl_users:
         acl = AclUpdate(users=acl_users or [], groups=acl_groups or []).to_acl()
-    job = _service(request).upload(file.file, file.filename or "", acl, caller)
+    job = service.upload(file.file, file.filename or "", acl, caller)
     response.headers["Location"] = f"/v1/jobs/{job.job_id}"
     return job
 
 
 @router.get("/v1/documents")
-def list_documents(request: Request, caller: Caller) -> DocumentList:
+def list_documents(service: DocumentsDep, settings: SettingsDep, caller: Caller) -> DocumentList:
     """The documents the caller may read (every document, for an admin)."""
-    documents = _service(request).list_documents(caller, admin=_is_admin(request, caller))
+    documents = service.list_documents(caller, admin=_is_admin(settings, caller))
     return DocumentList(documents=documents)
 
 
 @router.get("/v1/documents/{doc_id}", responses={404: {"description": "No such document."}})
-def get_document(doc_id: str, request: Request, caller: Caller) -> Document:
+def get_document(
+    doc_id: str, service: DocumentsDep, settings: SettingsDep, caller: Caller
+) -> Document:
     """One document's registry record: status, version, chunks, ACL, last error."""
-    return _service(request).get(doc_id, caller, admin=_is_admin(request, caller))
+    return service.get(doc_id, caller, admin=_is_admin(settings, caller))
 
 
 @router.delete("/v1/documents/{doc_id}", status_code=202, responses=_JOB_ACCEPTED)
-def delete_document(doc_id: str, request: Request, response: Response, caller: Admin) -> IngestJob:
+def delete_document(
+    doc_id: str, service: DocumentsDep, response: Response, caller: Admin
+) -> IngestJob:
     """Queue the removal of a document and all its chunks."""
-    job = _service(request).delete(doc_id, caller)
+    job = service.delete(doc_id, caller)
     response.headers["Location"] = f"/v1/jobs/{job.job_id}"
     return job
 
 
 @router.patch("/v1/documents/{doc_id}/acl", responses={404: {"description": "No such document."}})
-def set_document_acl(doc_id: str, body: AclUpdate, request: Request, caller: Admin) -> Document:
+def set_document_acl(
+    doc_id: str, body: AclUpdate, service: DocumentsDep, caller: Admin
+) -> Document:
     """Replace who may read a document; takes effect for searches at once, nothing is
     re-embedded."""
-    return _service(request).set_acl(doc_id, body.to_acl())
+    return service.set_acl(doc_id, body.to_acl())
 
 
 @router.get("/v1/jobs/{job_id}", tags=["jobs"], responses={404: {"description": "No such job."}})
-def get_job(job_id: str, request: Request, caller: Caller) -> IngestJob:
+def get_job(job_id: str, service: DocumentsDep, settings: SettingsDep, caller: Caller) -> IngestJob:
     """An ingestion job: status (queued, running, done, failed), outcome, error, timings."""
-    return _service(request).job(job_id, caller, admin=_is_admin(request, caller))
+    return service.job(job_id, caller, admin=_is_admin(settings, caller))
 
 
 @router.get("/v1/jobs", tags=["jobs"])
-def list_jobs(request: Request, caller: Admin, limit: int = 100) -> JobList:
+def list_jobs(service: DocumentsDep, caller: Admin, limit: int = 100) -> JobList:
     """The most recent ingestion jobs (admins)."""
-    return JobList(jobs=_service(request).recent_jobs(limit=max(1, min(limit, 1000))))
+    return JobList(jobs=service.recent_jobs(limit=max(1, min(limit, 1000))))

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.http.auth import Caller
-from generation.models import Answer
-from store.feedback_store import MAX_COMMENT, FeedbackStore, Rating
-from store.review_store import ReviewStore
+from api.http.dependencies import AnswerLogDep, Caller, FeedbackDep
+from store.feedback_store import MAX_COMMENT, Rating
 
 router = APIRouter()
 
@@ -40,11 +38,10 @@ class FeedbackResponse(BaseModel):
 
 
 @router.post("/v1/feedback", tags=["answers"], status_code=201)
-def feedback(body: FeedbackRequest, caller: Caller, request: Request) -> FeedbackResponse:
+def feedback(
+    body: FeedbackRequest, caller: Caller, store: FeedbackDep, log: AnswerLogDep
+) -> FeedbackResponse:
     """Rate an answer up or down, with an optional comment; stored with the caller's user id."""
-    services = request.app.state.services
-    store: FeedbackStore = services.feedback
-    log: ReviewStore[Answer] | None = services.reviews
     logged = log.find(body.answer_id.strip()) if log is not None else None
     question, answer_text = body.question, body.answer_text
     if logged is not None:  # what was asked and shown, rather than what the client says

@@ -30,7 +30,6 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -42,7 +41,13 @@ from prometheus_client import (
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.http.auth import principal
+from api.http.dependencies import (
+    AuthenticatorDep,
+    Credentials,
+    DocumentsDep,
+    SettingsDep,
+    authenticate,
+)
 from core.models import IngestJob
 from generation.answer import AnswerEvent, FinalEvent
 from generation.models import Answer
@@ -185,16 +190,15 @@ class MetricsMiddleware:
             )
 
 
-_bearer = HTTPBearer(auto_error=False)
+MetricsDep = Annotated[ApiMetrics, Depends(metrics_of)]
 
 
 def _metrics_access(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Credentials, settings: SettingsDep, tokens: AuthenticatorDep
 ) -> None:
     """Anyone may scrape with ``api.metrics_public`` (the default); else an API key is needed."""
-    if not request.app.state.settings.api.metrics_public:
-        principal(request, credentials)
+    if not settings.api.metrics_public:
+        authenticate(credentials, settings, tokens)
 
 
 router = APIRouter()
@@ -207,10 +211,9 @@ router = APIRouter()
     dependencies=[Depends(_metrics_access)],
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text."}},
 )
-def metrics(request: Request) -> Response:
+def metrics(metrics: MetricsDep, documents: DocumentsDep) -> Response:
     """Prometheus metrics: requests, latency, answers, tokens and ingestion jobs (text
     exposition format)."""
-    metrics = metrics_of(request)
-    for state, count in request.app.state.services.documents.job_counts().items():
+    for state, count in documents.job_counts().items():
         metrics.set_ingest_jobs(state.value, count)
     return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -40,16 +40,16 @@ import uuid
 from collections.abc import Iterator
 from typing import Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from api.http.auth import Caller
-from api.http.metrics import metrics_of
+from api.http.dependencies import AnswerLogDep, AnswersDep, Caller
+from api.http.metrics import MetricsDep
 from api.http.review_routes import record_answer, record_events
 from core.errors import CitewiseError
 from core.models import heading_line
-from generation.answer import AnswerEvent, AnswerService, FinalEvent
+from generation.answer import AnswerEvent, FinalEvent
 from generation.models import Answer, ChatMessage, Role
 
 router = APIRouter(tags=["openai"])
@@ -151,19 +151,22 @@ class ChatCompletion(BaseModel):
     },
 )
 def chat_completions(
-    body: ChatCompletionRequest, caller: Caller, request: Request
+    body: ChatCompletionRequest,
+    caller: Caller,
+    service: AnswersDep,
+    log: AnswerLogDep,
+    metrics: MetricsDep,
 ) -> ChatCompletion | EventSourceResponse:
     """OpenAI-compatible chat: the last user message answered from the caller's documents,
     with ``[n]`` citations and a sources footer."""
-    service: AnswerService = request.app.state.services.answers
     model = body.model or DEFAULT_MODEL
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
     if body.stream:
-        events = metrics_of(request).observe_events(
+        events = metrics.observe_events(
             record_events(
                 service.stream(body.question(), caller, history=body.history()),
-                request,
+                log,
                 caller,
                 body.question(),
             )
@@ -171,8 +174,8 @@ def chat_completions(
         chunks = _chunks(events, completion_id=completion_id, created=created, model=model)
         return EventSourceResponse(chunks)
     answer = service.answer(body.question(), caller, history=body.history())
-    metrics_of(request).observe_answer(answer)
-    record_answer(request, caller, body.question(), answer)
+    metrics.observe_answer(answer)
+    record_answer(log, caller, body.question(), answer)
     return completion(answer, completion_id=completion_id, created=created, model=model)
 
 

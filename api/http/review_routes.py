@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.http.dependencies import AnswerLogDep, DocumentsDep
 from api.http.document_routes import Admin
 from core.models import Principal
 from evals.review_export import (
@@ -44,20 +45,25 @@ router = APIRouter(
 NDJSON = "application/x-ndjson"
 
 
-def record_answer(request: Request, caller: Principal, question: str, answer: Answer) -> None:
-    """Log a served answer for review; never fails the answer (a database error is logged)."""
-    log: ReviewStore[Answer] | None = request.app.state.services.reviews
+def record_answer(
+    log: ReviewStore[Answer] | None, caller: Principal, question: str, answer: Answer
+) -> None:
+    """Log a served answer for review (when ``log`` is wired); never fails the answer (a
+    database error is logged)."""
     if log is not None:
         log.record_safely(answer, caller, question)
 
 
 def record_events(
-    events: Iterator[AnswerEvent], request: Request, caller: Principal, question: str
+    events: Iterator[AnswerEvent],
+    log: ReviewStore[Answer] | None,
+    caller: Principal,
+    question: str,
 ) -> Iterator[AnswerEvent]:
     """The events, passed on; the final answer is logged (as ``record_answer``) on its way."""
     for event in events:
         if isinstance(event, FinalEvent):
-            record_answer(request, caller, question, event.answer)
+            record_answer(log, caller, question, event.answer)
         yield event
 
 
@@ -124,11 +130,13 @@ class ReviewRequest(BaseModel):
     )
 
 
-def _store(request: Request) -> ReviewStore[Answer]:
-    store: ReviewStore[Answer] | None = request.app.state.services.reviews
-    if store is None:  # pragma: no cover - the composition root always wires it
+def _required_log(log: AnswerLogDep) -> ReviewStore[Answer]:
+    if log is None:  # pragma: no cover - the composition root always wires it
         raise RuntimeError("the answer log is not configured")
-    return store
+    return log
+
+
+ReviewLog = Annotated[ReviewStore[Answer], Depends(_required_log)]
 
 
 def _notes(feedback: tuple[Feedback, ...]) -> list[FeedbackNote]:
@@ -169,13 +177,13 @@ def _detail(item: LoggedAnswer[Answer]) -> ReviewDetail:
 
 @router.get("/v1/reviews")
 def list_reviews(
-    request: Request,
+    log: ReviewLog,
     caller: Admin,
     status: QueueStatus = "pending",
     limit: int = Query(default=100, ge=1, le=1000),
 ) -> ReviewList:
     """The review queue (``pending``) or the reviewed answers (``reviewed``), newest first."""
-    return ReviewList(reviews=[_summary(i) for i in _store(request).queue(status, limit=limit)])
+    return ReviewList(reviews=[_summary(i) for i in log.queue(status, limit=limit)])
 
 
 @router.get(
@@ -183,34 +191,35 @@ def list_reviews(
     responses={200: {"content": {NDJSON: {}}, "description": "One JSON object a line."}},
 )
 def export_reviews(
-    request: Request, caller: Admin, format: Literal["examples", "judge-pairs"] = "examples"
+    log: ReviewLog, caller: Admin, format: Literal["examples", "judge-pairs"] = "examples"
 ) -> Response:
     """Reviewed answers as evaluation examples (``EvalExample``) or as labelled judge pairs
     (``{"claim", "evidence", "label", "answer_id"}``), JSON Lines."""
-    store = _store(request)
-    reviewed = store.reviewed()
+    reviewed = log.reviewed()
     rows = review_examples(reviewed) if format == "examples" else reviewed_judge_pairs(reviewed)
     return Response(to_jsonl(rows), media_type=NDJSON)
 
 
 @router.get("/v1/reviews/{answer_id}", responses={404: {"description": "Not logged."}})
-def get_review(answer_id: str, request: Request, caller: Admin) -> ReviewDetail:
+def get_review(answer_id: str, log: ReviewLog, caller: Admin) -> ReviewDetail:
     """One logged answer: who asked, the full answer, its feedback and its review."""
-    return _detail(_store(request).get(answer_id))
+    return _detail(log.get(answer_id))
 
 
 @router.post("/v1/reviews/{answer_id}", responses={404: {"description": "Not logged."}})
 def review_answer(
-    answer_id: str, body: ReviewRequest, request: Request, caller: Admin
+    answer_id: str,
+    body: ReviewRequest,
+    log: ReviewLog,
+    documents: DocumentsDep,
+    caller: Admin,
 ) -> ReviewDetail:
     """Mark a logged answer correct or incorrect (replacing an earlier review). A ``source``
     without ``://`` is a document id and is stored as that document's source URI."""
     source = body.source
     if source is not None and source.strip() and "://" not in source:
-        source = request.app.state.services.documents.get(
-            source.strip(), caller, admin=True
-        ).source_uri
-    item = _store(request).mark(
+        source = documents.get(source.strip(), caller, admin=True).source_uri
+    item = log.mark(
         answer_id,
         body.verdict,
         caller.user_id,

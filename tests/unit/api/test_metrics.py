@@ -12,7 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from api.http.app import Services, create_app
+from api.http.app import create_app
+from api.http.dependencies import Services
 from api.http.metrics import ApiMetrics
 from core.models import IngestJob, JobKind, JobStatus, Principal
 from core.settings import Settings

@@ -12,7 +12,6 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import jwt
@@ -24,7 +23,8 @@ from fastapi.testclient import TestClient
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from api.http import problems
-from api.http.auth import AuthenticationError, Caller
+from api.http.auth import AuthenticationError
+from api.http.dependencies import Caller, authenticator, settings_of
 from api.http.oidc import BearerAuthenticator, JwksUnavailableError, JwtAuthenticator
 from core.errors import ConfigError
 from core.models import Principal
@@ -307,10 +307,10 @@ def test_tokens_are_routed_by_shape(verifier: JwtAuthenticator, rsa_key: Any) ->
 def test_the_http_answers(verifier: JwtAuthenticator, rsa_key: Any, tmp_path: Path) -> None:
     app = FastAPI()
     problems.install(app)
-    app.state.settings = Settings.load(data_dir=tmp_path)
-    app.state.services = SimpleNamespace(
-        authenticator=BearerAuthenticator(RecordingKeys(), verifier)
-    )
+    settings = Settings.load(data_dir=tmp_path)
+    tokens = BearerAuthenticator(RecordingKeys(), verifier)
+    app.dependency_overrides[settings_of] = lambda: settings
+    app.dependency_overrides[authenticator] = lambda: tokens
 
     @app.get("/me")
     def me(caller: Caller) -> dict[str, object]:

@@ -14,7 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from api.http.app import Services, create_app
+from api.http.app import create_app
+from api.http.dependencies import answer_log, answer_service, authenticator
 from api.http.openai_routes import ChatCompletionRequest, answer_content, completion, sources_footer
 from core.models import PUBLIC_GROUP, Principal
 from core.settings import Settings
@@ -177,17 +178,13 @@ def answers() -> _FakeAnswers:
 @pytest.fixture
 def http(answers: _FakeAnswers, tmp_path: Any) -> Iterator[TestClient]:
     @contextmanager
-    def open_services(_: Settings) -> Iterator[Services]:
-        # Only ``answers`` and ``authenticator`` are used by these routes.
-        yield Services(
-            searcher=None,  # type: ignore[arg-type]
-            answers=answers,  # type: ignore[arg-type]
-            authenticator=_FakeKeys(),
-            feedback=None,  # type: ignore[arg-type]
-            documents=None,  # type: ignore[arg-type]
-        )
+    def open_services(_: Settings) -> Iterator[None]:
+        yield None  # these routes use only what the overrides below provide
 
     app = create_app(Settings.load(data_dir=tmp_path), open_services)
+    app.dependency_overrides[answer_service] = lambda: answers
+    app.dependency_overrides[authenticator] = _FakeKeys
+    app.dependency_overrides[answer_log] = lambda: None
     with TestClient(app) as client:
         yield client
 

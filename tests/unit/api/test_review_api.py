@@ -15,7 +15,8 @@ from typing import Any, cast
 import pytest
 from fastapi.testclient import TestClient
 
-from api.http.app import Services, create_app
+from api.http.app import create_app
+from api.http.dependencies import Services
 from core.ids import chunk_id, document_id
 from core.models import Acl, Chunk, Principal
 from core.settings import Settings
