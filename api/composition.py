@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from api.http.auth import Authenticator
 from api.http.dependencies import Services
 from api.http.oidc import BearerAuthenticator, JwtAuthenticator
 from core.errors import ConfigError
-from core.models import Acl
+from core.models import Acl, FileResult, IngestSummary
 from core.settings import Settings
 from generation.abstention import AbstentionPolicy
 from generation.answer import AnswerOptions, AnswerService
@@ -33,6 +34,7 @@ from ingest.pipeline import IngestPipeline
 from ingest.processing import DocumentProcessor
 from ingest.registry import DocumentRegistry
 from ingest.unstructured_adapter.chunking import ChunkingOptions, StructuredChunker
+from ingest.unstructured_adapter.corpus_text import ParsedCorpusText
 from ingest.unstructured_adapter.processor import UnstructuredProcessor
 from ingest.unstructured_adapter.sniffing import sniff_extension
 from ingest.upload_staging import UploadStaging
@@ -51,15 +53,18 @@ from retrieval.memo_embedder import MemoEmbedder
 from retrieval.onnx_embedder import OnnxEmbedder
 from retrieval.onnx_export import quantized_model_path
 from retrieval.qdrant_client_index import QdrantServerIndex
+from retrieval.qdrant_edge_bm25 import QdrantBm25Encoder
 from retrieval.qdrant_edge_index import QdrantEdgeIndex
 from retrieval.query import FusionMethod, SearchMode
 from retrieval.search import RankingOptions, Searcher
 from retrieval.selection import SimilaritySelector
-from retrieval.sparse import QdrantBm25Encoder
 from retrieval.tokens import HfTokenCounter
 from store.feedback_store import FeedbackStore
 from store.key_store import ApiKeyStore
 from store.review_store import ReviewStore
+
+if TYPE_CHECKING:
+    from evals.retrieval_eval import CorpusIngest
 
 
 def embedding_model_path(settings: Settings) -> Path:
@@ -255,6 +260,33 @@ def build_pipeline(
         embed_group=settings.ingest.embed_group,
         max_file_bytes=int(settings.parsing.max_file_mb * 1_000_000),
     )
+
+
+def corpus_ingest(pipeline: IngestPipeline) -> CorpusIngest:
+    """An evaluation's ingest step over ``pipeline``: a folder, every file readable by the
+    given groups, documents whose file is gone pruned (``evals.retrieval_eval.CorpusIngest``)."""
+
+    def ingest(
+        folder: Path,
+        groups: tuple[str, ...],
+        *,
+        on_total: Callable[[int], None],
+        on_result: Callable[[FileResult], None],
+    ) -> IngestSummary:
+        return pipeline.run(
+            [folder],
+            policy=AclPolicy.default_only(groups),
+            prune=True,
+            on_total=on_total,
+            on_result=on_result,
+        )
+
+    return ingest
+
+
+def corpus_reader() -> ParsedCorpusText:
+    """The ingest parser's view of a corpus, for verifying question sets against it."""
+    return ParsedCorpusText()
 
 
 def model_cache_dir(settings: Settings) -> Path:

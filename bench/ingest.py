@@ -268,7 +268,7 @@ def citewise_stages() -> StageClock:
     from ingest.workers import ProcessorPool
     from retrieval.embedder import SentenceTransformerEmbedder
     from retrieval.qdrant_edge_index import QdrantEdgeIndex
-    from retrieval.sparse import QdrantBm25Encoder
+    from retrieval.qdrant_edge_bm25 import QdrantBm25Encoder
 
     clock = StageClock()
     clock.patch_generator(ProcessorPool, "map", "waiting for parser")

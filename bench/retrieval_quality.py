@@ -440,7 +440,7 @@ def all_chunks(index: Any) -> dict[str, list[Any]]:
 def index_stats(chunks_by_doc: dict[str, list[Any]], avg_len: float) -> dict[str, Any]:
     """Documents, chunks and chunk lengths in the index: model tokens (as the chunker counted
     them) and BM25 terms (after stopwords), the length that ``bm25_avg_len`` normalises."""
-    from retrieval.sparse import QdrantBm25Encoder
+    from retrieval.qdrant_edge_bm25 import QdrantBm25Encoder
 
     encoder = QdrantBm25Encoder(avg_len=avg_len)
     chunks = [c for doc in chunks_by_doc.values() for c in doc]

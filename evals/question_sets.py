@@ -32,21 +32,21 @@ readers expect), ``page`` and ``restricted`` (asked as an ``hr`` member).
 - no question copies seven consecutive words of the corpus;
 - every absent term is absent from every file; ids are unique.
 
-Run it as::
+``verify`` reads other formats through a ``CorpusReader`` the caller passes (the ingest
+parser, wired by the composition root), so this module never imports ``ingest``. Run it as::
 
-    python -m evals.question_sets evals/data/sourcegraph-handbook.yaml [--corpus DIR]
+    citewise eval verify-questions evals/data/sourcegraph-handbook.yaml [--corpus DIR]
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import re
-import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from enum import StrEnum
 from pathlib import Path
+from typing import Protocol
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -220,24 +220,37 @@ def _flat(text: str) -> str:
     return " ".join(text.casefold().translate(_TYPOGRAPHIC).split())
 
 
+class CorpusReader(Protocol):
+    """How the ingest parser sees a corpus: the file types it ingests, and the text it
+    extracts from a file (CitewiseError when it cannot read one)."""
+
+    @property
+    def extensions(self) -> frozenset[str]:
+        """The suffixes (``.md``, ``.pdf``…) of the files it ingests, lower case."""
+        ...
+
+    def extract(self, path: Path) -> str:
+        """The text the parser extracts from ``path`` (elements joined by newlines)."""
+        ...
+
+
 class Corpus:
     """The corpus's files as text, each in the views a quote may match: Markdown and text as
-    read (and with link and emphasis marks removed), other formats as the ingest parser
-    extracts them, HTML both ways. Parsed files are cached."""
+    read (and with link and emphasis marks removed), other formats as ``reader`` (the ingest
+    parser) extracts them, HTML both ways. Parsed files are cached."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, reader: CorpusReader) -> None:
         self.root = root
+        self._reader = reader
         self._views: dict[str, tuple[str, ...]] = {}
 
     def files(self) -> list[str]:
         """Every document under the root, as paths relative to it."""
-        from ingest.formats import SUPPORTED_EXTENSIONS
-
         return sorted(
             p.relative_to(self.root).as_posix()
             for p in self.root.rglob("*")
             if p.is_file()
-            and p.suffix.lower() in SUPPORTED_EXTENSIONS
+            and p.suffix.lower() in self._reader.extensions
             and not any(part.startswith(".") for part in p.relative_to(self.root).parts)
         )
 
@@ -260,7 +273,7 @@ class Corpus:
         views = (
             [path.read_text(encoding="utf-8", errors="replace")] if suffix in _HTML_FORMATS else []
         )
-        return [*views, _extracted(path)]
+        return [*views, _extracted(self._reader, path)]
 
     def contains(self, relative: str, passage: str) -> bool:
         """Whether a view of the file holds ``passage`` (case and whitespace ignored)."""
@@ -268,12 +281,10 @@ class Corpus:
         return any(needle in view for view in self.views(relative))
 
 
-def _extracted(path: Path) -> str:
+def _extracted(reader: CorpusReader, path: Path) -> str:
     """The text the ingest parser extracts from ``path`` (elements joined by newlines)."""
-    from ingest.unstructured_adapter.partitioning import partition_file
-
     try:
-        return "\n".join(str(element) for element in partition_file(path))
+        return reader.extract(path)
     except CitewiseError as e:  # a file the parser cannot read holds no quotable text
         logger.warning("cannot extract text", extra={"path": str(path), "error": str(e)})
         return ""
@@ -284,12 +295,13 @@ def _grams(text: str, n: int = COPY_WORDS) -> set[tuple[str, ...]]:
     return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
 
 
-def verify(items: Sequence[QuestionItem], corpus_dir: Path) -> list[str]:
-    """Every problem of ``items`` against the corpus in ``corpus_dir``; empty when valid."""
+def verify(items: Sequence[QuestionItem], corpus_dir: Path, reader: CorpusReader) -> list[str]:
+    """Every problem of ``items`` against the corpus in ``corpus_dir``, its files read through
+    ``reader``; empty when valid."""
     problems: list[str] = []
     if not corpus_dir.is_dir():
         return [f"corpus folder {corpus_dir} does not exist"]
-    corpus = Corpus(corpus_dir)
+    corpus = Corpus(corpus_dir, reader)
     for item_id, count in Counter(item.id for item in items).items():
         if count > 1:
             problems.append(f"{item_id}: id used {count} times")
@@ -379,35 +391,3 @@ def default_corpus(path: Path) -> Path | None:
     if resolved == SOURCEGRAPH_QUESTIONS.resolve():
         return sourcegraph_corpus_dir(check=False)
     return None
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Verify a question set; print the counts per kind and one line per problem."""
-    parser = argparse.ArgumentParser(
-        prog="python -m evals.question_sets", description="Verify a reference-checked question set."
-    )
-    parser.add_argument("path", type=Path, help="the question-set YAML file")
-    parser.add_argument("--corpus", type=Path, help="the folder its sources are relative to")
-    args = parser.parse_args(argv)
-    corpus = args.corpus or default_corpus(args.path)
-    if corpus is None:
-        parser.error(f"{args.path} is not a known question set: name its folder with --corpus")
-    try:
-        items = load_question_set(args.path)
-    except DatasetError as e:
-        print(e, file=sys.stderr)
-        return 1
-    counts = kind_counts(items)
-    print(", ".join(f"{name}: {count}" for name, count in counts.items()))
-    problems = verify(items, corpus)
-    for problem in problems:
-        print(problem, file=sys.stderr)
-    if problems:
-        print(f"{len(problems)} problem(s) in {args.path}", file=sys.stderr)
-        return 1
-    print(f"ok: {args.path} verifies against {corpus}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,8 +1,9 @@
 """Retrieval evaluation: index a corpus through the real pipeline, search every question in
 each mode, rank documents by their best chunk, and score the ranking against the gold lists.
 
-The pieces are built by the composition root (``api``) and handed in: an ``IngestPipeline``
-over an open store and a ``Searcher`` over its index. Evaluation runs in a data directory of
+The pieces are built by the composition root (``api``) and handed in: a ``CorpusIngest``
+(the ingest pipeline over an open store, ``composition.corpus_ingest``) and a ``Searcher``
+over its index; evaluation never imports ``ingest``. Evaluation runs in a data directory of
 its own (``scratch_settings``), never in the user's index, and a rerun re-ingests nothing
 (the pipeline skips unchanged files), so a second evaluation costs only the searches.
 
@@ -19,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 from urllib.parse import unquote, urlparse
 
 from core.errors import CitewiseError
@@ -35,11 +36,6 @@ from evals.retrieval_metrics import (
 )
 from retrieval.query import ScoredChunk, SearchMode
 from retrieval.search import Searcher
-
-if TYPE_CHECKING:
-    # Only for annotations: bench scripts import this module with bench/ first on sys.path,
-    # where bench/ingest.py would shadow the ``ingest`` package.
-    from ingest.pipeline import IngestPipeline
 
 DocKey = Callable[[str], str]
 """A chunk's source URI -> the document key that gold lists use."""
@@ -61,6 +57,23 @@ class Progress(Protocol):
 
     def advance(self, steps: int = 1) -> None:
         """Steps of the current task are done."""
+
+
+class CorpusIngest(Protocol):
+    """Brings an index up to date with a folder: every file in it readable by ``groups``,
+    documents whose file is gone pruned. ``on_total`` hears how many files there are,
+    ``on_result`` each file's outcome."""
+
+    def __call__(
+        self,
+        folder: Path,
+        groups: tuple[str, ...],
+        *,
+        on_total: Callable[[int], None],
+        on_result: Callable[[FileResult], None],
+    ) -> IngestSummary:
+        """Ingest ``folder``; the summary of what changed."""
+        ...
 
 
 class NullProgress:
@@ -119,7 +132,7 @@ def write_corpus(documents: Iterable[CorpusDocument], folder: Path) -> int:
 
 
 def ingest_corpus(
-    pipeline: IngestPipeline,
+    ingest: CorpusIngest,
     folder: Path,
     *,
     groups: tuple[str, ...] = (PUBLIC_GROUP,),
@@ -128,17 +141,14 @@ def ingest_corpus(
     """Ingest ``folder`` (pruning documents whose file is gone), every document readable by
     ``groups``. Raises ``EvalError`` when any file fails: a missing document would quietly
     lower every score."""
-    from ingest.acl_policy import AclPolicy
-
     sink = progress or NullProgress()
 
     def on_result(_: FileResult) -> None:
         sink.advance()
 
-    summary = pipeline.run(
-        [folder],
-        policy=AclPolicy.default_only(groups),
-        prune=True,
+    summary = ingest(
+        folder,
+        groups,
         on_total=lambda total: sink.start("indexing corpus", total),
         on_result=on_result,
     )
@@ -309,13 +319,13 @@ def evaluate_retrieval(
     corpus: Sequence[CorpusDocument] | Path,
     examples: Sequence[EvalExample],
     settings: Settings,
-    pipeline: IngestPipeline,
+    ingest: CorpusIngest,
     searcher: Searcher,
     modes: Sequence[str] = MODES,
     k: int = TOP_K,
     progress: Progress | None = None,
 ) -> RetrievalReport:
-    """Bring the index up to date with the corpus through ``pipeline``, then evaluate each
+    """Bring the index up to date with the corpus through ``ingest``, then evaluate each
     mode with ``searcher`` (over the same index).
 
     ``corpus`` is either documents, written as ``<data_dir>/corpus/<key>.md`` and keyed by
@@ -330,7 +340,7 @@ def evaluate_retrieval(
     else:
         folder, doc_key = settings.data_dir / "corpus", key_by_stem
         written = write_corpus(corpus, folder)
-    summary = ingest_corpus(pipeline, folder, progress=progress)
+    summary = ingest_corpus(ingest, folder, progress=progress)
     index = {
         "data_dir": str(settings.data_dir),
         "corpus": str(folder),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import typer
 
 from api.cli.eval_judge import calibrate_command, train_judge_command
+from api.cli.eval_questions import verify_questions
 from api.cli.eval_relevance import relevance
 from api.cli.eval_retrieval import retrieval
 from api.cli.eval_run import compare, run, tradeoff
@@ -23,3 +24,4 @@ eval_app.command("tradeoff")(tradeoff)
 eval_app.command("relevance")(relevance)
 eval_app.command("train-judge")(train_judge_command)
 eval_app.command("calibrate")(calibrate_command)
+eval_app.command("verify-questions")(verify_questions)

@@ -131,7 +131,7 @@ def retrieval(
                 corpus=list(data.corpus.values()),
                 examples=data.examples,
                 settings=scratch,
-                pipeline=composition.build_pipeline(scratch, store),
+                ingest=composition.corpus_ingest(composition.build_pipeline(scratch, store)),
                 searcher=composition.build_searcher(scratch, store.index),
                 modes=chosen,
                 k=k,

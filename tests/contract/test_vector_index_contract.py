@@ -22,7 +22,8 @@ from retrieval.embedder import Embedder
 from retrieval.qdrant_client_index import QdrantServerIndex
 from retrieval.qdrant_edge_index import QdrantEdgeIndex
 from retrieval.query import FusionMethod, SearchFilters, SearchMode
-from retrieval.sparse import QdrantBm25Encoder, SparseVector
+from retrieval.qdrant_edge_bm25 import QdrantBm25Encoder
+from retrieval.sparse import SparseVector
 from tests.contract.conftest import Adapter, new_adapter
 from tests.contract.helpers import (
     assert_same_ranking,

@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 import yaml
+from typer.testing import CliRunner
 
+from api.cli.main import app
 from evals.dataset import DatasetError
 from evals.qa_datasets import SAMPLE_CORPUS, SAMPLE_QUESTIONS, SOURCEGRAPH_QUESTIONS, load_dataset
 from evals.question_sets import (
@@ -15,16 +17,20 @@ from evals.question_sets import (
     QuestionItem,
     kind_counts,
     load_question_set,
-    main,
     to_examples,
     verify,
 )
+from ingest.unstructured_adapter.corpus_text import ParsedCorpusText
 
 LEAVE = (
     "# Leave\n\nEvery teammate gets 18 weeks of paid parental leave,\n"
     "taken within the first year after the birth.\n\nSick days are unlimited.\n"
 )
 TRAVEL = "# Travel\n\nHotels are paid up to **$300** per night.\nBook through [Navan](navan.md).\n"
+
+READER = ParsedCorpusText()
+"""The corpus as the ingest parser reads it."""
+VERIFY = ["eval", "verify-questions"]
 
 
 @pytest.fixture
@@ -86,7 +92,7 @@ def items(*records: dict[str, Any]) -> list[QuestionItem]:
 
 
 def test_a_valid_set_has_no_problems(corpus: Path) -> None:
-    assert verify(items(answerable(), unanswerable(), multi_hop()), corpus) == []
+    assert verify(items(answerable(), unanswerable(), multi_hop()), corpus, READER) == []
 
 
 def test_quotes_match_across_line_breaks_case_and_markdown_marks(corpus: Path) -> None:
@@ -99,25 +105,25 @@ def test_quotes_match_across_line_breaks_case_and_markdown_marks(corpus: Path) -
             {"source": "travel.md", "quote": "up to $300 per night. Book through Navan."},
         ]
     )
-    assert verify(items(record, linked), corpus) == []
+    assert verify(items(record, linked), corpus, READER) == []
 
 
 def test_evidence_that_is_not_verbatim_is_reported(corpus: Path) -> None:
     record = answerable(
         evidence=[{"source": "hr/leave.md", "quote": "gets 18 weeks of fully paid parental leave"}]
     )
-    problems = verify(items(record), corpus)
+    problems = verify(items(record), corpus, READER)
     assert any("not verbatim in hr/leave.md" in p for p in problems), problems
 
 
 def test_a_key_missing_from_the_evidence_is_reported(corpus: Path) -> None:
     record = answerable(must_contain=[["18 weeks"], ["People Ops"]], answer="18 weeks; People Ops.")
-    problems = verify(items(record), corpus)
+    problems = verify(items(record), corpus, READER)
     assert problems == ["parental: key ['People Ops'] is not stated in the evidence"]
 
 
 def test_a_key_missing_from_the_reference_answer_is_reported(corpus: Path) -> None:
-    problems = verify(items(answerable(answer="Four months.")), corpus)
+    problems = verify(items(answerable(answer="Four months.")), corpus, READER)
     assert problems == [
         "parental: key ['18 weeks', 'eighteen weeks'] is not stated in the reference answer"
     ]
@@ -127,30 +133,30 @@ def test_a_missing_source_file_is_reported(corpus: Path) -> None:
     record = answerable(
         sources=["hr/nope.md"], evidence=[{"source": "hr/nope.md", "quote": "18 weeks"}]
     )
-    assert verify(items(record), corpus) == ["parental: source 'hr/nope.md' does not exist"]
+    assert verify(items(record), corpus, READER) == ["parental: source 'hr/nope.md' does not exist"]
 
 
 def test_a_question_copying_seven_words_of_the_corpus_is_reported(corpus: Path) -> None:
     copied = "So every teammate gets 18 weeks of paid parental leave?"
-    problems = verify(items(answerable(question=copied)), corpus)
+    problems = verify(items(answerable(question=copied)), corpus, READER)
     assert problems == [
         "parental: question copies the corpus: 'every teammate gets 18 weeks of paid'",
         "parental: question copies the corpus: 'gets 18 weeks of paid parental leave'",
         "parental: question copies the corpus: 'teammate gets 18 weeks of paid parental'",
     ]
     six_words = "Do all teammates get 18 weeks of paid parental leave?"
-    assert verify(items(answerable(question=six_words)), corpus) == []
+    assert verify(items(answerable(question=six_words)), corpus, READER) == []
 
 
 def test_an_absent_term_that_occurs_in_the_corpus_is_reported(corpus: Path) -> None:
     record = unanswerable(absent_terms=["sabbatical", "SICK   days"])
-    assert verify(items(record), corpus) == [
+    assert verify(items(record), corpus, READER) == [
         "sabbatical: absent term 'SICK   days' occurs in hr/leave.md"
     ]
 
 
 def test_duplicate_ids_are_reported(corpus: Path) -> None:
-    problems = verify(items(answerable(), answerable()), corpus)
+    problems = verify(items(answerable(), answerable()), corpus, READER)
     assert problems == ["parental: id used 2 times"]
 
 
@@ -164,12 +170,12 @@ def test_a_multi_hop_item_one_file_answers_alone_is_reported(corpus: Path) -> No
             {"source": "travel.md", "quote": "Hotels are paid up to $300 per night."},
         ],
     )
-    problems = verify(items(record), corpus)
+    problems = verify(items(record), corpus, READER)
     assert problems == ["trip: multi-hop, yet hr/leave.md alone states every key"]
 
 
 def test_a_missing_corpus_folder_is_one_problem(tmp_path: Path) -> None:
-    assert verify(items(answerable()), tmp_path / "absent") == [
+    assert verify(items(answerable()), tmp_path / "absent", READER) == [
         f"corpus folder {tmp_path / 'absent'} does not exist"
     ]
 
@@ -227,18 +233,18 @@ def test_examples_carry_keys_gold_documents_kind_and_the_asker() -> None:
     assert trip.metadata == {"kind": "multi-hop"}
 
 
-def test_the_command_prints_counts_and_one_line_per_problem(
-    corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_the_command_prints_counts_and_one_line_per_problem(corpus: Path, tmp_path: Path) -> None:
     path = tmp_path / "set.yaml"
     path.write_text(yaml.safe_dump([answerable(), unanswerable()]))
-    assert main([str(path), "--corpus", str(corpus)]) == 0
-    out = capsys.readouterr().out
+    result = CliRunner().invoke(app, [*VERIFY, str(path), "--corpus", str(corpus)])
+    assert result.exit_code == 0
+    out = result.stdout
     assert "number: 1" in out
     assert "unanswerable: 1" in out
     path.write_text(yaml.safe_dump([answerable(), answerable()]))
-    assert main([str(path), "--corpus", str(corpus)]) == 1
-    assert "parental: id used 2 times" in capsys.readouterr().err
+    result = CliRunner().invoke(app, [*VERIFY, str(path), "--corpus", str(corpus)])
+    assert result.exit_code == 1
+    assert "parental: id used 2 times" in result.stderr
 
 
 # --------------------------------------------------------------------------------------------
@@ -248,7 +254,7 @@ def test_the_command_prints_counts_and_one_line_per_problem(
 
 def test_the_sample_set_verifies_against_the_sample_corpus() -> None:
     questions = load_question_set(SAMPLE_QUESTIONS)
-    assert verify(questions, SAMPLE_CORPUS) == []
+    assert verify(questions, SAMPLE_CORPUS, READER) == []
     counts = kind_counts(questions)
     assert counts["total"] >= 30
     assert counts[Kind.UNANSWERABLE] >= 8
@@ -273,7 +279,7 @@ def test_the_sourcegraph_set_verifies_against_the_handbook(shared_data: Path) ->
     if not content.is_dir():
         pytest.skip(f"Sourcegraph handbook not found at {content} (set CITEWISE_SHARED_DATA)")
     questions = load_question_set(SOURCEGRAPH_QUESTIONS)
-    assert verify(questions, content) == []
+    assert verify(questions, content, READER) == []
     counts = kind_counts(questions)
     assert counts["answerable"] >= 45
     assert counts[Kind.MULTI_HOP] >= 10

@@ -8,6 +8,7 @@ from typing import Any, cast
 
 import pytest
 
+from api import composition
 from core.models import Acl, Chunk, FileResult, IngestOutcome, IngestSummary, Principal
 from core.settings import Settings
 from evals.dataset import CorpusDocument, EvalExample, PrincipalSpec
@@ -167,7 +168,7 @@ def test_evaluate_retrieval_indexes_then_scores_each_mode(tmp_path: Path) -> Non
         corpus=docs,
         examples=examples,
         settings=settings,
-        pipeline=cast(Any, pipeline),
+        ingest=composition.corpus_ingest(cast(Any, pipeline)),
         searcher=cast(Any, searcher),
         modes=("dense", "hybrid"),
     )
@@ -189,7 +190,7 @@ def test_evaluate_retrieval_indexes_then_scores_each_mode(tmp_path: Path) -> Non
             corpus=docs,
             examples=examples,
             settings=settings,
-            pipeline=cast(Any, pipeline),
+            ingest=composition.corpus_ingest(cast(Any, pipeline)),
             searcher=cast(Any, searcher),
             modes=("bm25",),
         )
@@ -211,7 +212,7 @@ def test_a_failed_corpus_file_stops_the_evaluation(tmp_path: Path) -> None:
             corpus=[CorpusDocument("a", "A", "x")],
             examples=[EvalExample(id="1", question="q", gold_documents=("a",))],
             settings=scratch_settings(Settings.load(), tmp_path),
-            pipeline=cast(Any, FailingPipeline()),
+            ingest=composition.corpus_ingest(cast(Any, FailingPipeline())),
             searcher=cast(Any, FakeSearcher({})),
         )
 
@@ -273,7 +274,7 @@ def test_a_folder_corpus_is_ingested_as_it_is_and_keyed_by_relative_path(tmp_pat
         corpus=folder,
         examples=examples,
         settings=scratch_settings(Settings.load(), tmp_path / "scratch"),
-        pipeline=cast(Any, pipeline),
+        ingest=composition.corpus_ingest(cast(Any, pipeline)),
         searcher=cast(Any, searcher),
         modes=("dense",),
     )

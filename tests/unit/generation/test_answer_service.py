@@ -28,7 +28,7 @@ from generation.models import (
 from retrieval.index import IndexedChunk
 from retrieval.qdrant_client_index import QdrantServerIndex
 from retrieval.search import Searcher
-from retrieval.sparse import QdrantBm25Encoder
+from retrieval.qdrant_edge_bm25 import QdrantBm25Encoder
 from tests.unit.generation.fakes import FakeEmbedder, FakeGenerator
 
 TEXTS = {
