@@ -24,6 +24,7 @@ from generation.finalize import AnswerChecker, CheckOptions
 from generation.generator import Generator
 from generation.grounding import LexicalEmbeddingJudge, SupportJudge
 from generation.llama_cpp_generator import LlamaCppGenerator
+from generation.llm_judge import LlmJudge
 from generation.model_store import ProgressCallback, resolve_model_path
 from generation.models import Answer
 from ingest.acl_policy import AclPolicy
@@ -321,20 +322,59 @@ def support_judge_path(settings: Settings) -> Path:
     return settings.answer.judge_path or settings.data_dir / "models" / "support-judge"
 
 
+JUDGES = ("lexical", "cross-encoder", "llm")
+"""The support judges ``build_judge`` knows."""
+
+
+def build_judge(
+    name: str,
+    settings: Settings,
+    embedder: Embedder,
+    *,
+    generator: Generator | None = None,
+    path: Path | None = None,
+    require_trained: bool = False,
+    as_configured: bool = False,
+) -> SupportJudge:
+    """The support judge called ``name``: ``lexical`` (the embedding/word-overlap judge),
+    ``cross-encoder`` (the judge trained by ``citewise eval train-judge``, at ``path`` or
+    ``support_judge_path``; it loads lazily, and ``require_trained`` fails now, saying how to
+    train one, when there is none) or ``llm`` (``generator`` with constrained JSON verdicts).
+
+    ``as_configured`` gives the lexical judge the answer settings' threshold and subject
+    check (the answer path's judge); otherwise it runs at its defaults, as evaluations
+    measure it. ConfigError for an unknown name or an ``llm`` judge without a generator."""
+    if name == "lexical":
+        if as_configured:
+            return LexicalEmbeddingJudge(
+                embedder,
+                support_threshold=settings.answer.support_threshold,
+                check_subject=settings.answer.subject_check,
+            )
+        return LexicalEmbeddingJudge(embedder)
+    if name == "cross-encoder":
+        path = path or support_judge_path(settings)
+        if require_trained and not trained_judge_exists(path):
+            raise ConfigError(
+                f"no trained support judge at {path}: run `citewise eval train-judge` "
+                "(or set answer.judge_path)"
+            )
+        return CrossEncoderJudge(path, embedder)
+    if name == "llm":
+        if generator is None:
+            raise ConfigError("the llm judge needs a generator")
+        return LlmJudge(generator)
+    raise ConfigError(f"unknown judge {name!r}; choose from {', '.join(JUDGES)}")
+
+
 def build_support_judge(settings: Settings, embedder: Embedder) -> SupportJudge:
     """The grounding check's judge: the trained cross-encoder when configured, or under
-    ``auto`` when one has been trained; else the lexical/embedding judge."""
+    ``auto`` when one has been trained; else the lexical/embedding judge as configured."""
     choice = settings.answer.judge
-    path = support_judge_path(settings)
-    if choice == "cross-encoder" or (choice == "auto" and trained_judge_exists(path)):
-        # Loads lazily; a missing model under "cross-encoder" fails on first use, saying how
-        # to train one.
-        return CrossEncoderJudge(path, embedder)
-    return LexicalEmbeddingJudge(
-        embedder,
-        support_threshold=settings.answer.support_threshold,
-        check_subject=settings.answer.subject_check,
-    )
+    trained = choice == "auto" and trained_judge_exists(support_judge_path(settings))
+    # A missing model under "cross-encoder" fails on first use, saying how to train one.
+    name = "cross-encoder" if choice == "cross-encoder" or trained else "lexical"
+    return build_judge(name, settings, embedder, as_configured=True)
 
 
 def build_answer_service(

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from api.cli.eval_run import run_config_id
+from api.cli.eval_system import run_config_id
 from api.cli.main import app
 from core.settings import Settings
 from evals.dataset import EvalExample, write_jsonl
