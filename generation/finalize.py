@@ -10,7 +10,8 @@ to ``AnswerChecker.finalize``:
    ``Answer.withheld`` with their reason; under ``flag`` they stay, flagged in the verdicts
    (for debugging and evaluation only);
 4. the answer must still answer the question: with ``min_relevance`` set, at least one
-   supported claim must score that close to the question (``AnswerRelevance``);
+   supported claim must score that close to the question (``AnswerRelevance``), and state a
+   figure when the question asks for a quantity;
 5. otherwise, if a source sentence clearly addresses the question (``quote_min_relevance``),
    it is quoted verbatim as the answer; else the answer is the standard abstention with the
    closest sources.
@@ -34,7 +35,7 @@ from generation.models import (
     SentenceVerdict,
     WithheldStatement,
 )
-from generation.relevance import AnswerRelevance, Quote
+from generation.relevance import AnswerRelevance, Quote, asks_for_figure, states_figure
 from retrieval.context import Context
 from retrieval.embedder import Embedder
 
@@ -174,14 +175,22 @@ class AnswerChecker:
         ]
         if not supported:
             return verdicts, reason
-        headings = [_heading(context, verdicts[i].cited) for i in supported]
-        scores = self._relevance.scores(
-            question, [_claim_text(verdicts[i].sentence) for i in supported], headings
+        claims = [_claim_text(verdicts[i].sentence) for i in supported]
+        scores = self._relevance.claim_scores(
+            question,
+            claims,
+            [verdicts[i].evidence for i in supported],
+            [_heading(context, verdicts[i].cited) for i in supported],
         )
         scored = list(verdicts)
         for i, score in zip(supported, scores, strict=True):
             scored[i] = verdicts[i].model_copy(update={"relevance": round(score, 4)})
-        if reason is None and max(scores) < threshold:
+        answering = [
+            score
+            for claim, score in zip(claims, scores, strict=True)
+            if states_figure(claim) or not asks_for_figure(question)
+        ]
+        if reason is None and max(answering, default=0.0) < threshold:
             reason = AbstainReason.OFF_QUESTION
         return tuple(scored), reason
 

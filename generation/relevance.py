@@ -13,23 +13,48 @@ whether it is right more often than an abstention is measured in evals/RESULTS.m
 
 The score is the cosine similarity of the two texts under the embedding model (the retrieval
 model, all-MiniLM-L6-v2 by default), with the question's content words that the sentence and
-its source's heading cover as a second signal: ``score = (cosine + coverage) / 2``. Thresholds
+its source's heading cover as a second signal: ``score = (cosine + coverage) / 2``. A claim is
+scored as itself and as the source sentence that supports it, whichever is closer: a terse
+"18 weeks [1]" says nothing of parental leave, but the sentence it rests on does. Thresholds
 are calibrated on the development sets (evals/RESULTS.md, "Answer relevance").
+
+A question that asks for a quantity ("how much", "how long", "what percentage", "what is the
+maximum") is only answered by a claim that states a figure: "A lost laptop must be reported
+like any other incident" does not answer "How quickly must an incident be reported?".
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from generation.sentences import split_sentences
-from generation.similarity import cosine_matrix, term_coverage, terms
+from generation.similarity import cosine_matrix, facts, term_coverage, terms
 from retrieval.context import Source
 from retrieval.embedder import Embedder
 
 _MIN_QUOTE_WORDS = 6
 """Shorter sentences (headings, list labels) are not quoted as answers."""
 _MAX_QUOTE_CHARS = 400
+_ASKS_FOR_FIGURE = re.compile(
+    r"\bhow (?:much|many|long|often|quickly|soon|far|big|large|high|old|early|late)\b"
+    r"|\bwhat (?:is |are |was )?(?:the )?(?:percentage|percent|amount|number|rate|fraction|"
+    r"share|cap|limit|budget|maximum|minimum|max|min|price|cost|fee|deadline|allowance|"
+    r"stipend|reimbursement limit)\b"
+    r"|\b(?:how much|what) (?:money|time|notice)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_for_figure(question: str) -> bool:
+    """True when ``question`` asks for a quantity: only a claim with a figure answers it."""
+    return bool(_ASKS_FOR_FIGURE.search(question))
+
+
+def states_figure(text: str) -> bool:
+    """True when ``text`` states a number, amount, time or month."""
+    return bool(facts(text, word_one=False))
 
 
 @dataclass(frozen=True)
@@ -64,16 +89,40 @@ class AnswerRelevance:
             scores.append(min(max((max(similarity, 0.0) + coverage) / 2, 0.0), 1.0))
         return scores
 
+    def claim_scores(
+        self,
+        question: str,
+        claims: Sequence[str],
+        evidence: Sequence[str],
+        headings: Sequence[str],
+    ) -> list[float]:
+        """Each claim's relevance: the better of the claim itself and the source sentence it
+        rests on (``evidence``, "" when unknown), both with the cited sources' headings."""
+        own = self.scores(question, claims, headings)
+        backed = [(i, e) for i, e in enumerate(evidence) if e.strip()]
+        if not backed:
+            return own
+        behind = self.scores(question, [e for _, e in backed], [headings[i] for i, _ in backed])
+        best = list(own)
+        for (i, _), score in zip(backed, behind, strict=True):
+            best[i] = max(best[i], score)
+        return best
+
     def best_quote(self, question: str, sources: Sequence[Source]) -> Quote | None:
         """The source sentence that best addresses ``question`` (None when no source has a
-        sentence long enough to quote). Its score decides, with a threshold, whether to show
-        it."""
+        sentence long enough to quote; for a question asking for a quantity, only sentences
+        stating a figure are candidates). Its score decides, with a threshold, whether to
+        show it."""
+        needs_figure = asks_for_figure(question)
         candidates: list[tuple[Source, str, tuple[int, int]]] = []
         for source in sources:
             for start, end in split_sentences(source.text):
                 text = source.text[start:end]
-                if len(text.split()) >= _MIN_QUOTE_WORDS and len(text) <= _MAX_QUOTE_CHARS:
-                    candidates.append((source, text, (start, end)))
+                if len(text.split()) < _MIN_QUOTE_WORDS or len(text) > _MAX_QUOTE_CHARS:
+                    continue
+                if needs_figure and not states_figure(text):
+                    continue
+                candidates.append((source, text, (start, end)))
         if not candidates:
             return None
         scores = self.scores(

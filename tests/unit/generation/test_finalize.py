@@ -106,6 +106,20 @@ def test_a_supported_sentence_that_does_not_address_the_question_abstains() -> N
     assert not on.abstained
 
 
+def test_a_terse_figure_answers_through_the_sentence_it_rests_on() -> None:
+    answer = answer_with("$240 [1].", "What is the hotel limit per night?", min_relevance=0.4)
+    assert answer.verdicts[0].relevance is not None and answer.verdicts[0].relevance > 0.4
+    assert not answer.abstained, answer.verdicts
+
+
+def test_a_quantity_question_is_not_answered_by_a_claim_without_a_figure() -> None:
+    reply = "Hotel costs are reimbursed in major cities [1]."
+    off = answer_with(reply, "How much is reimbursed per night for hotels?", min_relevance=0.1)
+    assert off.abstained and off.abstain_reason is AbstainReason.OFF_QUESTION
+    fine = answer_with(reply, "Which hotel costs are reimbursed?", min_relevance=0.1)
+    assert not fine.abstained
+
+
 def test_a_declining_model_gives_the_standard_abstention() -> None:
     answer = answer_with("The provided sources do not mention a hotel limit for Mars.")
     assert answer.abstained

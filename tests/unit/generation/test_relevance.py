@@ -1,0 +1,35 @@
+"""Answer relevance with the hashing fake embedder (shared words make similar vectors)."""
+
+from generation.relevance import AnswerRelevance, asks_for_figure, states_figure
+from tests.unit.generation.fakes import FakeEmbedder, context
+
+LEAVE = "Every new parent gets 18 weeks of fully paid parental leave."
+COFFEE = "The coffee machine on the third floor is cleaned every Friday morning."
+
+
+def test_questions_asking_for_a_quantity() -> None:
+    assert asks_for_figure("How long is paid parental leave?")
+    assert asks_for_figure("How quickly must an incident be reported, and to whom?")
+    assert asks_for_figure("What is the maximum hotel rate?")
+    assert not asks_for_figure("Who approves expense reports above $5,000?")
+    assert not asks_for_figure("How do I request a laptop?")
+    assert states_figure("18 weeks") and states_figure("eighteen weeks")
+    assert not states_figure("It must be reported like any other incident.")
+
+
+def test_a_terse_claim_is_scored_by_the_sentence_it_rests_on() -> None:
+    relevance = AnswerRelevance(FakeEmbedder())
+    question = "How long is paid parental leave for a new parent?"
+    bare = relevance.scores(question, ["18 weeks"], [""])[0]
+    backed = relevance.claim_scores(question, ["18 weeks"], [LEAVE], [""])[0]
+    off = relevance.claim_scores(question, ["Cleaned on Fridays"], [COFFEE], [""])[0]
+    assert backed > bare and backed > off
+
+
+def test_the_quote_for_a_quantity_question_states_a_figure() -> None:
+    ctx = context("q", "Parental leave matters to every new parent in the company. " + LEAVE)
+    quote = AnswerRelevance(FakeEmbedder()).best_quote(
+        "How long is parental leave for a new parent?", ctx.sources
+    )
+    assert quote is not None and quote.text == LEAVE
+    assert ctx.sources[0].text[quote.span[0] : quote.span[1]] == LEAVE
