@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Annotated
@@ -24,18 +26,12 @@ from rich.table import Table
 from api import composition
 from api.cli.support import err, fail, load_settings, progress_bar, split_values
 from core.errors import CitewiseError
-from evals.retrieval_eval import (
-    MODES,
-    TOP_K,
-    RetrievalReport,
-    evaluate_retrieval,
-    scratch_settings,
-)
-from evals.scifact import load_scifact, slice_scifact
+from core.settings import Settings
+from evals.retrieval_eval import MODES, TOP_K, CorpusIngest, RetrievalReport
+from evals.retrieval_run import DATASETS, evaluate_dataset
+from retrieval.search import Searcher
 
 out = Console(soft_wrap=True)
-
-DATASETS = ("scifact",)
 
 
 class RichProgress:
@@ -117,24 +113,16 @@ def retrieval(
         err.print(f"[red]error:[/red] unknown {what}")
         raise typer.Exit(2)
     try:
-        settings = load_settings(config)
-        data = load_scifact()
-        if limit is not None or limit_docs is not None:
-            data = slice_scifact(data, queries=limit, documents=limit_docs)
-        # A sliced corpus gets its own directory: indexing it where the full corpus lives
-        # would prune the full index (and cost a full re-index next time).
-        name = dataset if limit_docs is None else f"{dataset}-docs{len(data.corpus)}"
-        scratch = scratch_settings(settings, data_dir or settings.data_dir / "evals" / name)
-        with RichProgress(quiet=as_json) as progress, composition.open_store(scratch) as store:
-            report = evaluate_retrieval(
-                dataset=dataset,
-                corpus=list(data.corpus.values()),
-                examples=data.examples,
-                settings=scratch,
-                ingest=composition.corpus_ingest(composition.build_pipeline(scratch, store)),
-                searcher=composition.build_searcher(scratch, store.index),
+        with RichProgress(quiet=as_json) as progress:
+            report = evaluate_dataset(
+                load_settings(config),
+                dataset,
+                open_index=_open_index,
                 modes=chosen,
+                limit=limit,
+                limit_docs=limit_docs,
                 k=k,
+                data_dir=data_dir,
                 progress=progress,
             )
     except CitewiseError as e:
@@ -142,7 +130,7 @@ def retrieval(
     report.command = _command(
         dataset, ",".join(chosen) if modes else None, limit, limit_docs, k, data_dir, out_file
     )
-    target = out_file or scratch.data_dir / "retrieval-results.json"
+    target = out_file or Path(report.index["data_dir"]) / "retrieval-results.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     payload = json.dumps(report.to_json(), indent=1, ensure_ascii=False)
     target.write_text(payload + "\n", encoding="utf-8")
@@ -150,6 +138,14 @@ def retrieval(
         out.print_json(payload)
         return
     _print_report(report, target)
+
+
+@contextmanager
+def _open_index(settings: Settings) -> Iterator[tuple[CorpusIngest, Searcher]]:
+    """The evaluation index: the ingest pipeline and a searcher over one open store."""
+    with composition.open_store(settings) as store:
+        pipeline = composition.build_pipeline(settings, store)
+        yield composition.corpus_ingest(pipeline), composition.build_searcher(settings, store.index)
 
 
 def _command(
