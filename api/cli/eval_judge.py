@@ -4,15 +4,15 @@
 splits of SummEdits and HaluEval QA, chooses its threshold on the validation splits and saves
 it where the answer path finds it (``answer.judge_path``, default
 ``<data_dir>/models/support-judge``). ``calibrate`` measures judges on the held-out splits.
+Both run through ``evals.judge_eval``; this module parses arguments and prints.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 
 import typer
 from rich.console import Console
@@ -30,7 +30,6 @@ from api import composition
 from api.cli.support import err, fail, load_settings
 from core.errors import CitewiseError
 from core.settings import Settings
-from evals.calibration import PairOutcome, report, report_json, report_markdown, run_judge
 from evals.judge_data import (
     HALUEVAL,
     SUMMEDITS,
@@ -40,12 +39,11 @@ from evals.judge_data import (
     load_halueval_qa,
     load_summedits,
     split_pairs,
-    subsample,
 )
-from evals.judge_training import TrainingOptions, train_judge
-from generation.cross_encoder_judge import CrossEncoderJudge, trained_judge_exists
-from generation.grounding import LexicalEmbeddingJudge, SupportJudge
-from generation.llm_judge import LlmJudge
+from evals.judge_eval import calibrate_judges, cap_pairs, train_support_judge
+from evals.judge_training import TrainingOptions
+from generation.cross_encoder_judge import trained_judge_exists
+from generation.grounding import SupportJudge, WarmableJudge
 from retrieval.embedder import Embedder, shipped_minilm_path
 from retrieval.memo_embedder import MemoEmbedder
 
@@ -105,26 +103,23 @@ def train_judge_command(
         splits = _splits(data, _chosen_sets(sets))
     except CitewiseError as e:
         raise fail(e) from e
-    train = _cap(splits["train"], limit, {HALUEVAL: halueval_pairs})
-    validation = _cap(splits["validation"], limit, {HALUEVAL: max(halueval_pairs // 4, 2)})
     output = model_dir or composition.support_judge_path(settings)
     options = TrainingOptions(
         epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, max_tokens=max_tokens
     )
-    err.print(
-        f"training on {_sizes(train)}; threshold chosen on {_sizes(validation)}; "
-        f"{epochs:g} epochs, window {max_tokens} tokens"
-    )
     with _progress() as advance:
         try:
-            result = train_judge(
-                train,
-                validation,
+            result = train_support_judge(
+                splits,
                 output,
                 _embedder(settings),
                 base_model=shipped_minilm_path(),
+                data_sets=DATA_SETS,
                 options=options,
+                halueval_pairs=halueval_pairs,
+                limit=limit,
                 progress=advance,
+                say=err.print,
             )
         except CitewiseError as e:
             raise fail(e) from e
@@ -165,42 +160,32 @@ def calibrate_command(
     try:
         settings = load_settings(config)
         chosen = _chosen_judges(judges, settings, model_dir)
-        held_out = _cap(_splits(data, _chosen_sets(sets))["test"], limit, {})
+        held_out = cap_pairs(_splits(data, _chosen_sets(sets))["test"], limit, {}, DATA_SETS)
     except CitewiseError as e:
         raise fail(e) from e
     embedder = _embedder(settings)
-    outcomes: dict[str, list[PairOutcome]] = {}
-    seconds: dict[str, float] = {}
-    sizes: dict[str, dict[str, int]] = {}
-    for name in chosen:
-        pairs = _cap(held_out, llm_limit, {}) if name == "llm" else held_out
-        sizes[name] = _counts(pairs)
-        err.print(f"{name}: judging {_sizes(pairs)}")
-        started = time.perf_counter()
-        try:
-            judge = _build_judge(name, settings, embedder, model_dir, llm_model)
-            with _progress() as advance:
-                done = 0
 
-                def step(count: int, label: str = name, total: int = len(pairs)) -> None:
-                    nonlocal done
-                    done += count
-                    advance(label, done, total)
+    def build(name: str) -> SupportJudge:
+        return _build_judge(cast(JudgeName, name), settings, embedder, model_dir, llm_model)
 
-                # One answer per call for the LLM, as in the answer path; batches otherwise.
-                per_call = 1 if name == "llm" else 32
-                outcomes[name] = run_judge(judge, pairs, pairs_per_call=per_call, progress=step)
-        except CitewiseError as e:
-            raise fail(e) from e
-        seconds[name] = round(time.perf_counter() - started, 1)
-    result = report(outcomes)
-    table = report_markdown(result)
+    try:
+        with _progress() as advance:
+            result = calibrate_judges(
+                chosen,
+                held_out,
+                build,
+                data_sets=DATA_SETS,
+                llm_limit=llm_limit,
+                progress=advance,
+                say=err.print,
+            )
+    except CitewiseError as e:
+        raise fail(e) from e
+    table = result.markdown()
     out.print(table, markup=False)
     if output is not None:
         output.mkdir(parents=True, exist_ok=True)
-        (output / "calibration.json").write_text(
-            report_json(result, pairs=sizes, seconds=seconds), encoding="utf-8"
-        )
+        (output / "calibration.json").write_text(result.json(), encoding="utf-8")
         (output / "calibration.md").write_text(table, encoding="utf-8")
         err.print(f"wrote {escape(str(output / 'calibration.json'))} and calibration.md")
 
@@ -236,19 +221,20 @@ def _build_judge(
     model_dir: Path | None,
     llm_model: str | None,
 ) -> SupportJudge:
-    if name == "lexical":
-        return LexicalEmbeddingJudge(embedder)
-    if name == "cross-encoder":
-        judge = CrossEncoderJudge(model_dir or composition.support_judge_path(settings), embedder)
+    """The judge called ``name`` (``composition.build_judge``), warmed up: a cross-encoder
+    from ``model_dir`` (default ``answer.judge_path``), an LLM on ``llm_model`` (default
+    ``llm.model``)."""
+    generator = None
+    if name == "llm":
+        if llm_model is not None:
+            settings = settings.model_copy(
+                update={"llm": settings.llm.model_copy(update={"model": llm_model})}
+            )
+        generator = composition.build_generator(settings)
+    judge = composition.build_judge(name, settings, embedder, generator=generator, path=model_dir)
+    if name in ("cross-encoder", "llm") and isinstance(judge, WarmableJudge):
         judge.warm_up()
-        return judge
-    if llm_model is not None:
-        settings = settings.model_copy(
-            update={"llm": settings.llm.model_copy(update={"model": llm_model})}
-        )
-    llm = LlmJudge(composition.build_generator(settings))
-    llm.warm_up()
-    return llm
+    return judge
 
 
 def _splits(data: Path | None, sets: Sequence[str]) -> dict[Split, list[LabelledPair]]:
@@ -259,26 +245,6 @@ def _splits(data: Path | None, sets: Sequence[str]) -> dict[Split, list[Labelled
     if HALUEVAL in sets:
         pairs += load_halueval_qa()
     return split_pairs(pairs)
-
-
-def _cap(
-    pairs: Sequence[LabelledPair], limit: int | None, per_set: dict[str, int]
-) -> list[LabelledPair]:
-    """At most ``limit`` pairs per set (and the per-set caps), spread over domains."""
-    capped: list[LabelledPair] = []
-    for dataset in DATA_SETS:
-        of_set = [p for p in pairs if p.dataset == dataset]
-        caps = [c for c in (limit, per_set.get(dataset)) if c is not None]
-        capped += subsample(of_set, min(caps) if caps else None)
-    return capped
-
-
-def _counts(pairs: Sequence[LabelledPair]) -> dict[str, int]:
-    return {s: n for s in DATA_SETS if (n := sum(p.dataset == s for p in pairs))}
-
-
-def _sizes(pairs: Sequence[LabelledPair]) -> str:
-    return ", ".join(f"{n} {s} pairs" for s, n in _counts(pairs).items()) or "no pairs"
 
 
 def _embedder(settings: Settings) -> Embedder:
