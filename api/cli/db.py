@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TypeVar
 
 import typer
 from rich.console import Console
@@ -19,17 +19,13 @@ from rich.markup import escape
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from api.cli.support import fail, load_settings
+from api.cli.support import ConfigOption, JsonOption, fail, load_settings
 from core.errors import CitewiseError, RegistryError
 from store.schema import display_url, head_revision, schema_status, upgrade_schema
 
 db_app = typer.Typer(help="The SQL database's schema (migrations).", no_args_is_help=True)
 out = Console(soft_wrap=True)
 
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", help="YAML settings file (else $CITEWISE_CONFIG).")
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 T = TypeVar("T")
 

@@ -26,16 +26,12 @@ import typer
 from rich.console import Console
 
 from api import composition
-from api.cli.support import fail, load_settings
+from api.cli.support import ConfigOption, fail, load_settings
 from core.errors import CitewiseError
 from store.feedback_store import RATINGS, Feedback
 
 feedback_app = typer.Typer(help="Feedback on answers.", no_args_is_help=True)
 err = Console(stderr=True, soft_wrap=True)
-
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", help="YAML settings file (else $CITEWISE_CONFIG).")
-]
 
 
 @feedback_app.command("export")

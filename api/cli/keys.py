@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -13,18 +12,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from api import composition
-from api.cli.support import err, fail, load_settings, split_values
+from api.cli.support import ConfigOption, JsonOption, err, fail, load_settings, split_values
 from core.errors import CitewiseError
 from core.settings import Settings
 from store.key_store import ApiKeyInfo, ApiKeyStore
 
 keys_app = typer.Typer(help="API keys for the HTTP API.", no_args_is_help=True)
 out = Console(soft_wrap=True)
-
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", help="YAML settings file (else $CITEWISE_CONFIG).")
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
 @keys_app.command("create")

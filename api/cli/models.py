@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -10,17 +9,13 @@ from rich.console import Console
 from rich.table import Table
 
 from api import composition
-from api.cli.support import fail, load_settings
+from api.cli.support import ConfigOption, fail, load_settings
 from core.errors import CitewiseError
 from generation.model_catalog import CATALOG
 from generation.model_store import installed_models, resolve_model_path
 
 models_app = typer.Typer(help="The language models Citewise ships.", no_args_is_help=True)
 out = Console(soft_wrap=True)
-
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", help="YAML settings file (else $CITEWISE_CONFIG).")
-]
 
 
 @models_app.command("list")

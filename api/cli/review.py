@@ -21,7 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from api import composition
-from api.cli.support import err, fail, load_settings
+from api.cli.support import ConfigOption, JsonOption, err, fail, load_settings
 from core.errors import CitewiseError
 from evals.dataset import write_jsonl
 from evals.review_export import Verdict, review_examples, reviewed_judge_pairs, to_jsonl
@@ -30,11 +30,6 @@ from store.review_store import LoggedAnswer, QueueStatus
 
 review_app = typer.Typer(help="The human review queue of served answers.", no_args_is_help=True)
 out = Console(soft_wrap=True)
-
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", help="YAML settings file (else $CITEWISE_CONFIG).")
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
 @review_app.command("list")
