@@ -267,8 +267,8 @@ def citewise_stages() -> StageClock:
     from ingest.registry import DocumentRegistry
     from ingest.workers import ProcessorPool
     from retrieval.embedder import SentenceTransformerEmbedder
-    from retrieval.qdrant_edge_index import QdrantEdgeIndex
     from retrieval.qdrant_edge_bm25 import QdrantBm25Encoder
+    from retrieval.qdrant_edge_index import QdrantEdgeIndex
 
     clock = StageClock()
     clock.patch_generator(ProcessorPool, "map", "waiting for parser")

@@ -20,9 +20,9 @@ from core.models import Acl
 from core.settings import Settings
 from retrieval.embedder import Embedder
 from retrieval.qdrant_client_index import QdrantServerIndex
+from retrieval.qdrant_edge_bm25 import QdrantBm25Encoder
 from retrieval.qdrant_edge_index import QdrantEdgeIndex
 from retrieval.query import FusionMethod, SearchFilters, SearchMode
-from retrieval.qdrant_edge_bm25 import QdrantBm25Encoder
 from retrieval.sparse import SparseVector
 from tests.contract.conftest import Adapter, new_adapter
 from tests.contract.helpers import (

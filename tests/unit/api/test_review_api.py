@@ -29,8 +29,8 @@ from generation.models import Answer
 from ingest.document_service import DocumentService
 from retrieval.index import IndexedChunk
 from retrieval.qdrant_client_index import QdrantServerIndex
-from retrieval.search import Searcher
 from retrieval.qdrant_edge_bm25 import QdrantBm25Encoder
+from retrieval.search import Searcher
 from store.feedback_store import FeedbackStore
 from store.key_store import ApiKeyStore
 from store.review_store import ReviewStore

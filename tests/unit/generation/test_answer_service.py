@@ -27,8 +27,8 @@ from generation.models import (
 )
 from retrieval.index import IndexedChunk
 from retrieval.qdrant_client_index import QdrantServerIndex
-from retrieval.search import Searcher
 from retrieval.qdrant_edge_bm25 import QdrantBm25Encoder
+from retrieval.search import Searcher
 from tests.unit.generation.fakes import FakeEmbedder, FakeGenerator
 
 TEXTS = {
