@@ -239,6 +239,11 @@ class AnswerSettings(_Section):
         le=1.0,
         description="Lexical judge: the similarity/overlap score a claim needs to be supported.",
     )
+    subject_check: bool = Field(
+        default=True,
+        description="Lexical judge: a figure must be about what the claim says it is about "
+        '("the signing bonus is 3.85%" citing an awards policy\'s 3.85% is unsupported).',
+    )
     min_relevance: float | None = Field(
         default=0.45,
         ge=0.0,
