@@ -84,12 +84,22 @@ def test_the_judge_keeps_a_right_figure_about_its_subject() -> None:
     assert support.supported, support.reason
 
 
-def test_one_missing_word_is_a_synonym_more_often_than_another_subject() -> None:
+def test_one_missing_word_is_enough_unless_more_are_required() -> None:
     evidence = "Clinics get an extra 10% off for the first three months."
     claim = "An additional 10% is off for three months."
-    assert figure_subject_mismatches(claim, evidence) == []
-    [mismatch] = figure_subject_mismatches(claim, evidence, min_missing=1)
+    [mismatch] = figure_subject_mismatches(claim, evidence)
     assert mismatch.claim_subject == ("additional",)
+    assert figure_subject_mismatches(claim, evidence, min_missing=2) == []
+
+
+def test_the_judge_checks_subjects_only_below_its_similarity_gate() -> None:
+    passage = source(1, "Clinics get an extra 10% off for the first three months.")
+    claim = Claim(text="An additional 10% is off for three months.", sources=(passage,))
+    [gated] = LexicalEmbeddingJudge(FakeEmbedder(), subject_max_similarity=0.0).judge([claim])
+    assert "figure" not in gated.reason
+    [checked] = LexicalEmbeddingJudge(FakeEmbedder(), subject_max_similarity=1.01).judge([claim])
+    assert not checked.supported
+    assert "figure 10% is about" in checked.reason
 
 
 def test_a_wrapped_line_is_not_a_boundary_but_a_list_item_is() -> None:
