@@ -46,7 +46,7 @@ _RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 _OPTIMIZE_TIMEOUT_S = 600.0
 
 
-class QdrantServerIndex:
+class QdrantClientIndex:
     """Chunks in a Qdrant collection reached through qdrant-client.
 
     Give ``location`` (a server URL such as ``http://host:6333``, or ``":memory:"``) or
@@ -66,7 +66,7 @@ class QdrantServerIndex:
         timeout: int | None = None,
     ) -> None:
         if (location is None) == (path is None):
-            raise ConfigError("QdrantServerIndex needs exactly one of location and path")
+            raise ConfigError("QdrantClientIndex needs exactly one of location and path")
         self._location = location
         self._path = path
         self._api_key = api_key
@@ -89,7 +89,7 @@ class QdrantServerIndex:
 
     # -- life cycle -------------------------------------------------------------------------
 
-    def open(self) -> QdrantServerIndex:
+    def open(self) -> QdrantClientIndex:
         """Connect (taking the directory lock in local on-disk mode), then create the
         collection and its payload indexes where they are missing."""
         from qdrant_client import QdrantClient
@@ -174,7 +174,7 @@ class QdrantServerIndex:
                 f"{self._dimension}-d {DENSE_VECTOR!r} vector, found {found}"
             )
 
-    def __enter__(self) -> QdrantServerIndex:
+    def __enter__(self) -> QdrantClientIndex:
         return self.open() if self._client is None else self
 
     def __exit__(self, *exc: object) -> None:

@@ -33,7 +33,7 @@ from retrieval.embedder import (
 from retrieval.index import VectorIndex
 from retrieval.onnx_embedder import OnnxEmbedder
 from retrieval.onnx_export import quantized_model_path
-from retrieval.qdrant_client_index import QdrantServerIndex
+from retrieval.qdrant_client_index import QdrantClientIndex
 from retrieval.qdrant_edge_bm25 import QdrantBm25Encoder
 from retrieval.qdrant_edge_index import QdrantEdgeIndex
 from retrieval.query import FusionMethod, SearchMode
@@ -118,7 +118,7 @@ def build_registry(settings: Settings) -> DocumentRegistry:
     return DocumentRegistry(settings.registry_url)
 
 
-IndexAdapter = QdrantEdgeIndex | QdrantServerIndex
+IndexAdapter = QdrantEdgeIndex | QdrantClientIndex
 """The ``VectorIndex`` adapters, each with ``open()`` / ``close()`` and context-manager use."""
 
 
@@ -127,7 +127,7 @@ def build_index(settings: Settings) -> IndexAdapter:
     server at ``index.url``, or the client's local mode under ``<data_dir>/index-qdrant``)."""
     config = settings.index
     if config.backend == "qdrant":
-        return QdrantServerIndex(
+        return QdrantClientIndex(
             location=config.url,
             path=settings.data_dir / "index-qdrant" if config.url is None else None,
             api_key=config.api_key,

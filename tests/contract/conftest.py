@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.qdrant_client_index import QdrantServerIndex
+from retrieval.qdrant_client_index import QdrantClientIndex
 from retrieval.qdrant_edge_index import QdrantEdgeIndex
 from tests.contract.helpers import DIM
 
-Adapter = QdrantEdgeIndex | QdrantServerIndex
+Adapter = QdrantEdgeIndex | QdrantClientIndex
 ADAPTERS = ("qdrant-edge", "qdrant-client")
 SHM = Path("/dev/shm")
 
@@ -38,9 +38,9 @@ def new_adapter(kind: str, tmp: Path, *, dimension: int = DIM) -> Adapter:
     if kind == "qdrant-edge":
         return QdrantEdgeIndex(tmp / "edge", dimension=dimension)
     if kind == "qdrant-client":
-        return QdrantServerIndex(location=":memory:", collection="contract", dimension=dimension)
+        return QdrantClientIndex(location=":memory:", collection="contract", dimension=dimension)
     if kind == "qdrant-client-disk":
-        return QdrantServerIndex(path=tmp / "client", collection="contract", dimension=dimension)
+        return QdrantClientIndex(path=tmp / "client", collection="contract", dimension=dimension)
     raise ValueError(kind)
 
 

@@ -19,7 +19,7 @@ from core.ids import chunk_id
 from core.models import Acl
 from core.settings import Settings
 from retrieval.embedder import Embedder
-from retrieval.qdrant_client_index import QdrantServerIndex
+from retrieval.qdrant_client_index import QdrantClientIndex
 from retrieval.qdrant_edge_bm25 import QdrantBm25Encoder
 from retrieval.qdrant_edge_index import QdrantEdgeIndex
 from retrieval.query import FusionMethod, SearchFilters, SearchMode
@@ -437,14 +437,14 @@ def test_unopened_or_closed_index_raises_index_store_error(store_dir: Path, kind
 
 def test_client_index_needs_one_location_and_a_matching_dimension(tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
-        QdrantServerIndex(dimension=8)
+        QdrantClientIndex(dimension=8)
     with pytest.raises(ConfigError):
-        QdrantServerIndex(location=":memory:", path=tmp_path, dimension=8)
-    with QdrantServerIndex(path=tmp_path / "q", dimension=8):
+        QdrantClientIndex(location=":memory:", path=tmp_path, dimension=8)
+    with QdrantClientIndex(path=tmp_path / "q", dimension=8):
         pass
     with pytest.raises(ConfigError, match="16-d"):
-        QdrantServerIndex(path=tmp_path / "q", dimension=16).open()
-    with QdrantServerIndex(path=tmp_path / "q", dimension=8) as reopened:
+        QdrantClientIndex(path=tmp_path / "q", dimension=16).open()
+    with QdrantClientIndex(path=tmp_path / "q", dimension=8) as reopened:
         assert reopened.count() == 0
 
 
@@ -452,7 +452,7 @@ def test_build_index_follows_the_backend_setting(tmp_path: Path) -> None:
     edge = composition.build_index(Settings.load(data_dir=tmp_path))
     assert isinstance(edge, QdrantEdgeIndex)
     local = composition.build_index(Settings.load(data_dir=tmp_path, index={"backend": "qdrant"}))
-    assert isinstance(local, QdrantServerIndex)
+    assert isinstance(local, QdrantClientIndex)
     assert local.is_local
     with local as opened:
         opened.upsert([point(make_chunk("a"), [1.0] * 384)])
@@ -460,7 +460,7 @@ def test_build_index_follows_the_backend_setting(tmp_path: Path) -> None:
     with composition.open_store(
         Settings.load(data_dir=tmp_path, index={"backend": "qdrant"})
     ) as store:
-        assert isinstance(store.index, QdrantServerIndex)
+        assert isinstance(store.index, QdrantClientIndex)
         assert store.index.count() == 1
     remote = composition.build_index(
         Settings.load(
@@ -468,12 +468,12 @@ def test_build_index_follows_the_backend_setting(tmp_path: Path) -> None:
             index={"backend": "qdrant", "url": "http://qdrant.invalid:6333", "collection": "c"},
         )
     )
-    assert isinstance(remote, QdrantServerIndex)
+    assert isinstance(remote, QdrantClientIndex)
     assert not remote.is_local
 
 
 def test_unreachable_server_is_a_retryable_index_store_error() -> None:
-    index = QdrantServerIndex(location="http://127.0.0.1:9", dimension=8, timeout=2)
+    index = QdrantClientIndex(location="http://127.0.0.1:9", dimension=8, timeout=2)
     with pytest.raises(IndexStoreError) as raised:
         index.open()
     assert raised.value.retryable

@@ -28,7 +28,7 @@ from generation.grounding import LexicalEmbeddingJudge
 from generation.models import Answer
 from ingest.document_service import DocumentService
 from retrieval.index import IndexedChunk
-from retrieval.qdrant_client_index import QdrantServerIndex
+from retrieval.qdrant_client_index import QdrantClientIndex
 from retrieval.qdrant_edge_bm25 import QdrantBm25Encoder
 from retrieval.search import Searcher
 from store.feedback_store import FeedbackStore
@@ -299,7 +299,7 @@ def real_answers() -> Iterator[AnswerService]:
     """The real answer service (retrieval, prompt, grounding check, withholding) over an
     in-memory index, with the hashing embedder and a scripted model reply."""
     embedder, sparse = FakeEmbedder(), QdrantBm25Encoder()
-    index = QdrantServerIndex(location=":memory:", dimension=FakeEmbedder.dimension).open()
+    index = QdrantClientIndex(location=":memory:", dimension=FakeEmbedder.dimension).open()
     points = []
     for name, text in (("travel.md", TRAVEL), ("leave.md", LEAVE)):
         uri = f"file:///docs/{name}"

@@ -26,7 +26,7 @@ from generation.models import (
     Role,
 )
 from retrieval.index import IndexedChunk
-from retrieval.qdrant_client_index import QdrantServerIndex
+from retrieval.qdrant_client_index import QdrantClientIndex
 from retrieval.qdrant_edge_bm25 import QdrantBm25Encoder
 from retrieval.search import Searcher
 from tests.unit.generation.fakes import FakeEmbedder, FakeGenerator
@@ -40,9 +40,9 @@ EMPLOYEE = Principal(user_id="eve")
 
 
 @pytest.fixture
-def index() -> Iterator[QdrantServerIndex]:
+def index() -> Iterator[QdrantClientIndex]:
     embedder, sparse = FakeEmbedder(), QdrantBm25Encoder()
-    index = QdrantServerIndex(location=":memory:", dimension=FakeEmbedder.dimension).open()
+    index = QdrantClientIndex(location=":memory:", dimension=FakeEmbedder.dimension).open()
     points = []
     for name, text in TEXTS.items():
         uri = f"file:///docs/{name}"
@@ -69,7 +69,7 @@ def index() -> Iterator[QdrantServerIndex]:
     index.close()
 
 
-def service(index: QdrantServerIndex, generator: FakeGenerator, **options: object) -> AnswerService:
+def service(index: QdrantClientIndex, generator: FakeGenerator, **options: object) -> AnswerService:
     embedder = FakeEmbedder()
     return AnswerService(
         Searcher(index, embedder, QdrantBm25Encoder()),
@@ -80,7 +80,7 @@ def service(index: QdrantServerIndex, generator: FakeGenerator, **options: objec
     )
 
 
-def test_a_cited_answer_is_checked_and_timed(index: QdrantServerIndex) -> None:
+def test_a_cited_answer_is_checked_and_timed(index: QdrantClientIndex) -> None:
     generator = FakeGenerator(["Employees accrue 1.75 days of paid vacation per month [1]."])
     answer = service(index, generator).answer("How much paid vacation per month?", EMPLOYEE)
     assert not answer.abstained
@@ -91,7 +91,7 @@ def test_a_cited_answer_is_checked_and_timed(index: QdrantServerIndex) -> None:
 
 
 def test_a_far_off_question_abstains_without_calling_the_model(
-    index: QdrantServerIndex,
+    index: QdrantClientIndex,
 ) -> None:
     generator = FakeGenerator(["should not be used"])
     answer = service(index, generator).answer("Quantum chromodynamics lattice gauge?", EMPLOYEE)
@@ -101,7 +101,7 @@ def test_a_far_off_question_abstains_without_calling_the_model(
 
 
 def test_streaming_sends_sources_then_deltas_then_the_checked_answer(
-    index: QdrantServerIndex,
+    index: QdrantClientIndex,
 ) -> None:
     reply = "Meals are reimbursed up to $75 per day [1]. Parking in Berlin is free [1]."
     events = list(
@@ -118,7 +118,7 @@ def test_streaming_sends_sources_then_deltas_then_the_checked_answer(
 
 
 def test_the_demo_salary_question_abstains_when_its_only_answer_is_unsupported(
-    index: QdrantServerIndex,
+    index: QdrantClientIndex,
 ) -> None:
     # What the default model answered an employee in the demo: the HR-only band is not
     # retrievable, so the figure cites nothing; the second sentence only points at a document.
@@ -150,7 +150,7 @@ class _CutOff(FakeGenerator):
 
 
 def test_a_reply_cut_off_by_max_tokens_loses_its_half_sentence(
-    index: QdrantServerIndex,
+    index: QdrantClientIndex,
 ) -> None:
     generator = _CutOff(["Employees accrue 1.75 days of paid vacation per month [1]. They can"])
     answer = service(index, generator).answer("How much paid vacation per month?", EMPLOYEE)
@@ -158,7 +158,7 @@ def test_a_reply_cut_off_by_max_tokens_loses_its_half_sentence(
     assert len(answer.verdicts) == 1
 
 
-def test_a_follow_up_is_condensed_before_retrieval(index: QdrantServerIndex) -> None:
+def test_a_follow_up_is_condensed_before_retrieval(index: QdrantClientIndex) -> None:
     generator = FakeGenerator(
         [
             "How much are meals reimbursed per day?",
@@ -176,7 +176,7 @@ def test_a_follow_up_is_condensed_before_retrieval(index: QdrantServerIndex) -> 
     assert len(generator.requests) == 2
 
 
-def test_an_empty_question_is_refused(index: QdrantServerIndex) -> None:
+def test_an_empty_question_is_refused(index: QdrantClientIndex) -> None:
     with pytest.raises(ValueError, match="empty"):
         service(index, FakeGenerator()).answer("   ", EMPLOYEE)
 
@@ -189,7 +189,7 @@ class _WarmableJudge(LexicalEmbeddingJudge):
 
 
 def test_warm_up_loads_the_generator_and_a_judge_that_has_a_model(
-    index: QdrantServerIndex,
+    index: QdrantClientIndex,
 ) -> None:
     generator = FakeGenerator([])
     judge = _WarmableJudge(FakeEmbedder())
