@@ -100,7 +100,7 @@ def raw(llama: Any, prompt: Prompt) -> dict[str, Any]:
 def run_model(model: str, settings: Settings, questions: list[dict[str, Any]]) -> dict[str, Any]:
     from llama_cpp import Llama
 
-    path = resolve_model_path(model, composition.model_cache_dir(settings))
+    path = resolve_model_path(model, composition.gguf_store_dir(settings))
     generator = LlamaCppGenerator(path, context_window=settings.llm.context_window)
     baseline = Llama(
         model_path=str(path),

@@ -569,7 +569,7 @@ class Settings(BaseSettings):
         return self.index.path or self.data_dir / "index"
 
     @property
-    def model_cache_dir(self) -> Path:
+    def onnx_cache_dir(self) -> Path:
         """Where derived model files (the ONNX export) are cached."""
         if self.embedding.cache_dir is not None:
             return self.embedding.cache_dir

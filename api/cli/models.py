@@ -23,7 +23,7 @@ def models_list(config: ConfigOption = None) -> None:
     """Each shipped model: installed or not, assembled or not, and which one is configured."""
     settings = load_settings(config)
     installed = {m.name for m in installed_models()}
-    cache = composition.model_cache_dir(settings)
+    cache = composition.gguf_store_dir(settings)
     table = Table("model", "installed", "assembled", "description")
     for model in CATALOG.values():
         name = model.name + (" (configured)" if model.name == settings.llm.model else "")
@@ -44,7 +44,7 @@ def models_path(
     """Assemble the model if needed (verifying its sha256) and print its GGUF path."""
     settings = load_settings(config)
     try:
-        path = resolve_model_path(name or settings.llm.model, composition.model_cache_dir(settings))
+        path = resolve_model_path(name or settings.llm.model, composition.gguf_store_dir(settings))
     except CitewiseError as e:
         raise fail(e) from e
     print(path.resolve())  # plain stdout, for scripts

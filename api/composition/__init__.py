@@ -12,7 +12,7 @@ from api.composition.answering import (
     build_generator,
     build_judge,
     build_support_judge,
-    model_cache_dir,
+    gguf_store_dir,
     support_judge_path,
 )
 from api.composition.indexing import (
@@ -66,7 +66,7 @@ __all__ = [
     "corpus_ingest",
     "corpus_reader",
     "embedding_model_path",
-    "model_cache_dir",
+    "gguf_store_dir",
     "open_document_service",
     "open_services",
     "open_store",

@@ -23,7 +23,7 @@ from retrieval.memo_embedder import MemoEmbedder
 from retrieval.selection import SimilaritySelector
 
 
-def model_cache_dir(settings: Settings) -> Path:
+def gguf_store_dir(settings: Settings) -> Path:
     """Where assembled GGUF models are cached: ``<data_dir>/models``."""
     return settings.data_dir / "models"
 
@@ -45,7 +45,7 @@ def build_generator(settings: Settings, progress: ProgressCallback | None = None
             max_retries=llm.max_retries,
             context_window=llm.server_context_window,
         )
-    path = resolve_model_path(llm.model, model_cache_dir(settings), progress)
+    path = resolve_model_path(llm.model, gguf_store_dir(settings), progress)
     return LlamaCppGenerator(path, context_window=llm.context_window, threads=llm.threads)
 
 

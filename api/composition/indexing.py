@@ -94,7 +94,7 @@ def build_embedder(settings: Settings) -> Embedder:
     if settings.embedding.backend == "onnx-int8":
         return OnnxEmbedder(
             model_dir,
-            partial(quantized_model_path, model_dir, settings.model_cache_dir),
+            partial(quantized_model_path, model_dir, settings.onnx_cache_dir),
             batch_size=settings.embedding.batch_size,
             max_tokens=settings.embedding.max_tokens,
             threads=settings.embedding.threads,
