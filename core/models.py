@@ -27,11 +27,13 @@ def embedding_text(title: str, section_path: tuple[str, ...], text: str) -> str:
     return f"{heading}\n{text}" if heading else text
 
 
-class _Frozen(BaseModel):
+class FrozenModel(BaseModel):
+    """The base of our domain models: immutable, and unknown fields are an error."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class Acl(_Frozen):
+class Acl(FrozenModel):
     """Who may read a document: any listed user, or any member of a listed group."""
 
     users: tuple[str, ...] = ()
@@ -52,7 +54,7 @@ class Acl(_Frozen):
         return " ".join(parts) or "nobody"
 
 
-class Principal(_Frozen):
+class Principal(FrozenModel):
     """The caller on whose behalf a search or answer runs."""
 
     user_id: str
@@ -69,7 +71,7 @@ class DocumentStatus(StrEnum):
     DELETING = "deleting"
 
 
-class Document(_Frozen):
+class Document(FrozenModel):
     """One source document as the registry knows it."""
 
     doc_id: str
@@ -87,7 +89,7 @@ class Document(_Frozen):
     updated_at: datetime
 
 
-class Chunk(_Frozen):
+class Chunk(FrozenModel):
     """A retrievable passage of a document version, with the context that citations need."""
 
     chunk_id: str
@@ -125,7 +127,7 @@ class IngestOutcome(StrEnum):
     FAILED = "failed"
 
 
-class FileResult(_Frozen):
+class FileResult(FrozenModel):
     """The outcome for one file, with a one-line reason when it failed."""
 
     source_uri: str
@@ -134,7 +136,7 @@ class FileResult(_Frozen):
     error: str | None = None
 
 
-class IngestSummary(_Frozen):
+class IngestSummary(FrozenModel):
     """Totals of an ingest run, as the CLI prints them."""
 
     added: int = 0
@@ -177,7 +179,7 @@ class JobStatus(StrEnum):
         return self in (JobStatus.DONE, JobStatus.FAILED)
 
 
-class IngestJob(_Frozen):
+class IngestJob(FrozenModel):
     """A queued change to one document (an upload to index, or a delete), as the API shows it.
 
     ``filename`` is the name the client sent, kept for display only: it never becomes a path.

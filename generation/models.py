@@ -9,13 +9,10 @@ from __future__ import annotations
 from enum import StrEnum
 from uuid import uuid4
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import Field, JsonValue
 
+from core.models import FrozenModel
 from retrieval.context import Source
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class Role(StrEnum):
@@ -26,14 +23,14 @@ class Role(StrEnum):
     ASSISTANT = "assistant"
 
 
-class ChatMessage(_Frozen):
+class ChatMessage(FrozenModel):
     """One message of a chat conversation."""
 
     role: Role
     content: str
 
 
-class GenerationRequest(_Frozen):
+class GenerationRequest(FrozenModel):
     """What a ``Generator`` is asked to do.
 
     ``json_schema``, when given, asks the backend to constrain the output to that JSON schema
@@ -58,7 +55,7 @@ class FinishReason(StrEnum):
     """Anything else a backend reports (content filter, tool call...)."""
 
 
-class GenerationTimings(_Frozen):
+class GenerationTimings(FrozenModel):
     """Wall-clock seconds of one generation, as measured by the backend."""
 
     total_s: float = Field(ge=0.0)
@@ -66,7 +63,7 @@ class GenerationTimings(_Frozen):
     prompt_eval_s: float | None = Field(default=None, ge=0.0)
 
 
-class GenerationResult(_Frozen):
+class GenerationResult(FrozenModel):
     """The text a ``Generator`` produced, with token usage and timings."""
 
     text: str
@@ -77,7 +74,7 @@ class GenerationResult(_Frozen):
     model: str | None = None
 
 
-class Citation(_Frozen):
+class Citation(FrozenModel):
     """Source ``[number]`` as cited by the answer, with where to find it and a supporting quote.
 
     ``quote`` is the passage sentence that best supports the answer sentences citing this
@@ -95,7 +92,7 @@ class Citation(_Frozen):
     quote_span: tuple[int, int] | None = None
 
 
-class DroppedMarker(_Frozen):
+class DroppedMarker(FrozenModel):
     """A citation marker (or part of one) that was removed from the answer."""
 
     marker: str
@@ -116,7 +113,7 @@ class SentenceKind(StrEnum):
     """Says the sources do not hold the answer."""
 
 
-class SentenceVerdict(_Frozen):
+class SentenceVerdict(FrozenModel):
     """The grounding check's finding for one answer sentence.
 
     ``span`` is the sentence's ``(start, end)`` in the checked answer text (before any
@@ -153,7 +150,7 @@ class AbstainReason(StrEnum):
     """Claims held, but none of them answers the question that was asked."""
 
 
-class WithheldStatement(_Frozen):
+class WithheldStatement(FrozenModel):
     """A sentence of the model's answer that the reader is not shown, and why.
 
     Under ``answer.unsupported: withhold`` (the default) an unsupported claim is cut from the
@@ -166,7 +163,7 @@ class WithheldStatement(_Frozen):
     reason: str
 
 
-class Answer(_Frozen):
+class Answer(FrozenModel):
     """A grounded answer: text with ``[n]`` markers, its citations and per-sentence verdicts.
 
     When ``abstained``, ``text`` is the standard abstention sentence, ``citations`` is empty

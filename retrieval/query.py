@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from core.models import PUBLIC_GROUP, Acl, Chunk, Principal
+from core.models import PUBLIC_GROUP, Acl, Chunk, FrozenModel, Principal
 from retrieval.sparse import SparseVector
 
 
@@ -30,11 +30,7 @@ class FusionMethod(StrEnum):
     DBSF = "dbsf"
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class AccessScope(_Frozen):
+class AccessScope(FrozenModel):
     """The chunks a principal may read: those whose ACL names the user or one of the groups
     (``public`` always included), restricted to the principal's tenant when it has one."""
 
@@ -56,7 +52,7 @@ class AccessScope(_Frozen):
         return bool(set(acl.users) & set(self.users) or set(acl.groups) & set(self.groups))
 
 
-class SearchFilters(_Frozen):
+class SearchFilters(FrozenModel):
     """Optional narrowing of a search. Every filter is applied inside the index query."""
 
     tenant: str | None = None
@@ -86,7 +82,7 @@ class SearchFilters(_Frozen):
         return self
 
 
-class VectorQuery(_Frozen):
+class VectorQuery(FrozenModel):
     """The query vectors and ranking options an index adapter executes.
 
     ``prefetch_limit`` is how many candidates each branch of a hybrid query contributes to the
@@ -113,7 +109,7 @@ class VectorQuery(_Frozen):
         return self
 
 
-class ScoredChunk(_Frozen):
+class ScoredChunk(FrozenModel):
     """One search result: the chunk and its score under the query's ranking."""
 
     chunk: Chunk
