@@ -39,9 +39,9 @@ from bench.results_md import write_section
 from core.models import Principal
 from core.settings import Settings
 from generation.answer import AnswerService, DeltaEvent, FinalEvent
+from generation.answer_types import Answer
 from generation.llama_cpp_generator import LlamaCppGenerator
 from generation.model_store import resolve_model_path
-from generation.models import Answer
 from generation.prompting import Prompt
 from ingest.acl_policy import AclPolicy
 

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict
 
+from generation.answer_types import Answer, SentenceKind
 from generation.grounding import Claim, SupportJudge
-from generation.models import Answer, SentenceKind
 from retrieval.context import Source
 from retrieval.embedder import Embedder
 

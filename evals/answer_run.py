@@ -23,8 +23,8 @@ from evals.backends import AnswerBackend
 from evals.dataset import EvalExample
 from evals.generation_cache import CachedAnswer, GenerationCache, cache_key
 from evals.reference_checks import Outcome, outcome
+from generation.answer_types import Answer
 from generation.grounding import SupportJudge
-from generation.models import Answer
 from retrieval.embedder import Embedder
 
 Progress = Callable[[EvalExample, bool], None]

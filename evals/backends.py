@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from core.errors import CitewiseError
 from evals.dataset import EvalExample
 from generation.answer import AnswerService
-from generation.models import Answer
+from generation.answer_types import Answer
 
 
 class BackendError(CitewiseError):

@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from evals.dataset import EvalExample
-from generation.models import Answer
+from generation.answer_types import Answer
 
 
 class CachedAnswer(BaseModel):

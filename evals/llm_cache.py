@@ -21,8 +21,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from generation.answer_types import GenerationRequest, GenerationResult
 from generation.generator import Generator
-from generation.models import GenerationRequest, GenerationResult
 
 
 class _Entry(BaseModel):

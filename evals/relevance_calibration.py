@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from evals.answer_run import ExampleResult
 from evals.reference_checks import states_key
-from generation.models import SentenceKind
+from generation.answer_types import SentenceKind
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict
 
 from core.models import Principal
 from evals.dataset import EvalExample, PrincipalSpec
-from generation.models import Answer, SentenceKind
+from generation.answer_types import Answer, SentenceKind
 from store.review_store import VERDICTS, HumanReview, LoggedAnswer, Verdict
 
 __all__ = [

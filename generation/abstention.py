@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from generation.models import (
+from generation.answer_types import (
     AbstainReason,
     Answer,
     DroppedMarker,

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 from core.models import Principal
 from generation.abstention import AbstentionPolicy
+from generation.answer_types import Answer, ChatMessage, FinishReason
 from generation.condense import condense_request, needs_condensing, read_condensed
 from generation.finalize import AnswerChecker
 from generation.generator import Generator
-from generation.models import Answer, ChatMessage, FinishReason
 from generation.prompting import Prompt, PromptBuilder
 from retrieval.context import AssemblyOptions, ContextAssembler, Source
 from retrieval.query import AccessScope, SearchFilters, SearchMode

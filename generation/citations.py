@@ -20,7 +20,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from generation.models import Citation, DroppedMarker
+from generation.answer_types import Citation, DroppedMarker
 from generation.sentences import Span, split_sentences
 from generation.similarity import cosine_matrix, term_coverage, terms
 from retrieval.context import Context, Source

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from generation.answer_types import ChatMessage, GenerationRequest, Role
 from generation.citations import strip_markers
-from generation.models import ChatMessage, GenerationRequest, Role
 from generation.prompting import neutralise
 from generation.templates import PromptTemplate, load_template
 

@@ -24,10 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from generation.abstention import AbstentionPolicy
-from generation.attribution import attribute_uncited
-from generation.citations import parse_answer, resolve_citations, strip_markers
-from generation.grounding import GroundingReport, SupportJudge, WarmableJudge, check_answer
-from generation.models import (
+from generation.answer_types import (
     AbstainReason,
     Answer,
     Citation,
@@ -35,6 +32,9 @@ from generation.models import (
     SentenceVerdict,
     WithheldStatement,
 )
+from generation.attribution import attribute_uncited
+from generation.citations import parse_answer, resolve_citations, strip_markers
+from generation.grounding import GroundingReport, SupportJudge, WarmableJudge, check_answer
 from generation.relevance import AnswerRelevance, Quote, asks_for_figure, states_figure
 from retrieval.context import Context
 from retrieval.embedder import Embedder

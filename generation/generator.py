@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Protocol
 
-from generation.models import GenerationRequest, GenerationResult
+from generation.answer_types import GenerationRequest, GenerationResult
 
 
 class Generator(Protocol):

@@ -17,9 +17,9 @@ from typing import Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field
 
 from generation.abstention import is_decline
+from generation.answer_types import SentenceKind, SentenceVerdict
 from generation.citations import AnswerSentence, ParsedAnswer
 from generation.meta_sentences import is_pointer
-from generation.models import SentenceKind, SentenceVerdict
 from generation.sentences import sentences
 from generation.similarity import cosine_matrix, facts, names, term_coverage, terms, words
 from generation.subject_check import (

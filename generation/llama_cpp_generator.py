@@ -16,13 +16,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from generation.errors import GenerationError
-from generation.models import (
+from generation.answer_types import (
     FinishReason,
     GenerationRequest,
     GenerationResult,
     GenerationTimings,
 )
+from generation.errors import GenerationError
 
 if TYPE_CHECKING:
     from llama_cpp import Llama

@@ -21,9 +21,9 @@ from typing import Any
 
 from pydantic import JsonValue
 
+from generation.answer_types import ChatMessage, FinishReason, GenerationRequest, Role
 from generation.generator import Generator
 from generation.grounding import Claim, Support
-from generation.models import ChatMessage, FinishReason, GenerationRequest, Role
 from generation.prompting import fence, neutralise
 from retrieval.context import Source
 

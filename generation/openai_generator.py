@@ -33,14 +33,14 @@ from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 from openai.types.chat.completion_create_params import ResponseFormat
 
 from core.logging import fields
-from generation.errors import GenerationError
-from generation.models import (
+from generation.answer_types import (
     ChatMessage,
     FinishReason,
     GenerationRequest,
     GenerationResult,
     GenerationTimings,
 )
+from generation.errors import GenerationError
 
 _log = logging.getLogger(__name__)
 

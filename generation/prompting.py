@@ -32,10 +32,10 @@ from collections.abc import Sequence
 from pydantic import BaseModel, ConfigDict, Field
 
 from generation.abstention import ABSTENTION_ANSWER
+from generation.answer_types import ChatMessage, GenerationRequest, Role
 from generation.errors import PromptTooLongError
 from generation.generator import Generator
 from generation.injection import redact_instructions
-from generation.models import ChatMessage, GenerationRequest, Role
 from generation.templates import PromptTemplate, load_template
 from retrieval.context import Context, Source
 

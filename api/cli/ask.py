@@ -21,8 +21,8 @@ from core.errors import CitewiseError
 from core.models import Principal
 from core.settings import Settings
 from generation.answer import DeltaEvent, FinalEvent, SourcesEvent
+from generation.answer_types import Answer
 from generation.model_store import ProgressCallback
-from generation.models import Answer
 from retrieval.context import Source
 
 out = Console(soft_wrap=True)

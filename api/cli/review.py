@@ -25,7 +25,7 @@ from api.cli.support import ConfigOption, JsonOption, err, fail, load_settings
 from core.errors import CitewiseError
 from evals.dataset import write_jsonl
 from evals.review_export import Verdict, review_examples, reviewed_judge_pairs, to_jsonl
-from generation.models import Answer
+from generation.answer_types import Answer
 from store.review_store import LoggedAnswer, QueueStatus
 
 review_app = typer.Typer(help="The human review queue of served answers.", no_args_is_help=True)

@@ -22,7 +22,7 @@ from api.http.dependencies import Services
 from api.http.oidc import BearerAuthenticator, JwtAuthenticator
 from core.models import Acl
 from core.settings import Settings
-from generation.models import Answer
+from generation.answer_types import Answer
 from ingest.document_service import DocumentService
 from ingest.job_runner import JobRunner
 from ingest.job_store import JobStore

@@ -16,7 +16,7 @@ from api.http.review_routes import record_answer, record_events
 from api.http.schemas import AskRequest, SearchHit, SearchRequest, SearchResponse
 from core.errors import CitewiseError
 from generation.answer import AnswerEvent, DeltaEvent, FinalEvent, SourcesEvent
-from generation.models import Answer, ChatMessage
+from generation.answer_types import Answer, ChatMessage
 from retrieval.snippets import make_snippet
 
 router = APIRouter()

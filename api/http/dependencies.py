@@ -18,7 +18,7 @@ from api.http.auth import Authenticator
 from core.models import PUBLIC_GROUP, Principal
 from core.settings import Settings
 from generation.answer import AnswerService
-from generation.models import Answer
+from generation.answer_types import Answer
 from ingest.document_service import DocumentService
 from ingest.job_runner import JobRunner
 from retrieval.search import Searcher

@@ -50,7 +50,7 @@ from api.http.dependencies import (
 )
 from core.models import IngestJob
 from generation.answer import AnswerEvent, FinalEvent
-from generation.models import Answer
+from generation.answer_types import Answer
 
 UNMATCHED = "<unmatched>"
 """The ``route`` label of requests no route matched (keeps scanners from adding series)."""

@@ -50,7 +50,7 @@ from api.http.review_routes import record_answer, record_events
 from core.errors import CitewiseError
 from core.models import heading_line
 from generation.answer import AnswerEvent, FinalEvent
-from generation.models import Answer, ChatMessage, Role
+from generation.answer_types import Answer, ChatMessage, Role
 
 router = APIRouter(tags=["openai"])
 

@@ -27,7 +27,7 @@ from evals.review_export import (
     to_jsonl,
 )
 from generation.answer import AnswerEvent, FinalEvent
-from generation.models import AbstainReason, Answer
+from generation.answer_types import AbstainReason, Answer
 from store.feedback_store import Feedback
 from store.review_store import (
     MAX_CORRECTED,

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from generation.models import Role
+from generation.answer_types import Role
 from retrieval.query import SearchFilters, SearchMode
 
 

@@ -24,8 +24,8 @@ from core.models import Principal
 from core.settings import Settings
 from generation.abstention import ABSTENTION_ANSWER
 from generation.answer import AnswerService, DeltaEvent, FinalEvent, SourcesEvent
+from generation.answer_types import Answer, ChatMessage, Role
 from generation.llama_cpp_generator import LlamaCppGenerator
-from generation.models import Answer, ChatMessage, Role
 from ingest.acl_policy import AclPolicy
 from retrieval.embedder import Embedder
 from tests.conftest import SAMPLE_ACL, SAMPLE_CORPUS

@@ -21,7 +21,7 @@ from api.cli.main import app
 from core.settings import Settings
 from evals.dataset import EvalExample, write_jsonl
 from evals.generation_cache import CachedAnswer, GenerationCache, cache_key
-from generation.models import Answer, SentenceKind, SentenceVerdict
+from generation.answer_types import Answer, SentenceKind, SentenceVerdict
 from retrieval.context import Source
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]

@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
+from generation.answer_types import ChatMessage, FinishReason, GenerationRequest, Role
 from generation.errors import GenerationError
-from generation.models import ChatMessage, FinishReason, GenerationRequest, Role
 from generation.openai_generator import OpenAICompatibleGenerator, estimate_tokens
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]

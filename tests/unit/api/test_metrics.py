@@ -18,7 +18,7 @@ from api.http.metrics import ApiMetrics
 from core.models import IngestJob, JobKind, JobStatus, Principal
 from core.settings import Settings
 from generation.answer import AnswerService, FinalEvent
-from generation.models import AbstainReason, Answer
+from generation.answer_types import AbstainReason, Answer
 from ingest.document_service import DocumentService
 from retrieval.search import Searcher
 from store.feedback_store import FeedbackStore

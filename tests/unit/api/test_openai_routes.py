@@ -20,7 +20,7 @@ from api.http.openai_routes import ChatCompletionRequest, answer_content, comple
 from core.models import PUBLIC_GROUP, Principal
 from core.settings import Settings
 from generation.answer import DeltaEvent, FinalEvent
-from generation.models import (
+from generation.answer_types import (
     AbstainReason,
     Answer,
     ChatMessage,

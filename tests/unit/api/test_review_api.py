@@ -23,9 +23,9 @@ from core.settings import Settings
 from evals.dataset import EvalExample
 from generation.abstention import AbstentionPolicy
 from generation.answer import AnswerOptions, AnswerService, DeltaEvent, FinalEvent
+from generation.answer_types import Answer
 from generation.finalize import AnswerChecker
 from generation.grounding import LexicalEmbeddingJudge
-from generation.models import Answer
 from ingest.document_service import DocumentService
 from retrieval.index import IndexedChunk
 from retrieval.qdrant_client_index import QdrantClientIndex

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from generation.answer_types import Answer, SentenceKind, SentenceVerdict
 from generation.grounding import Claim, Support
-from generation.models import Answer, SentenceKind, SentenceVerdict
 from retrieval.context import Source
 
 VACATION = "Employees accrue 1.75 days of paid vacation per month."

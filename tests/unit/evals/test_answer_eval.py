@@ -20,9 +20,9 @@ from evals.answer_eval import (
 from evals.dataset import EvalExample
 from evals.qa_datasets import QaDataset
 from generation.abstention import ABSTENTION_ANSWER
+from generation.answer_types import Answer
 from generation.generator import Generator
 from generation.grounding import LexicalEmbeddingJudge, SupportJudge
-from generation.models import Answer
 from retrieval.embedder import Embedder
 from tests.unit.generation.fakes import FakeEmbedder, FakeGenerator
 

@@ -14,7 +14,7 @@ from evals.compare import compare_runs
 from evals.dataset import EvalExample
 from evals.generation_cache import GenerationCache
 from evals.report import load_result, write_html, write_result
-from generation.models import Answer
+from generation.answer_types import Answer
 from tests.unit.evals.answer_fixtures import VACATION, OracleJudge, answer, claim
 
 EXAMPLES = (

@@ -11,6 +11,7 @@ import pytest
 from api.composition import build_support_judge, support_judge_path
 from core.errors import ModelLoadError
 from core.settings import Settings
+from generation.answer_types import FinishReason, GenerationRequest, GenerationResult
 from generation.cross_encoder_judge import (
     CrossEncoderJudge,
     EvidenceSelector,
@@ -21,7 +22,6 @@ from generation.cross_encoder_judge import (
 )
 from generation.grounding import Claim, LexicalEmbeddingJudge
 from generation.llm_judge import LlmJudge, parse_verdicts, verdict_schema
-from generation.models import FinishReason, GenerationRequest, GenerationResult
 from tests.unit.generation.fakes import FakeEmbedder, FakeGenerator, source
 
 POLICY = source(1, "Hotels are reimbursed up to $240 per night. Meals are not reimbursed.")

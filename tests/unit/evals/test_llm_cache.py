@@ -1,7 +1,7 @@
 from pathlib import Path
 
 from evals.llm_cache import CachingGenerator
-from generation.models import ChatMessage, GenerationRequest, Role
+from generation.answer_types import ChatMessage, GenerationRequest, Role
 from tests.unit.generation.fakes import FakeGenerator
 
 

@@ -1,7 +1,7 @@
 from evals.answer_run import ExampleResult
 from evals.dataset import EvalExample
 from evals.relevance_calibration import labelled_claims, markdown, threshold_table
-from generation.models import Answer, SentenceKind, SentenceVerdict
+from generation.answer_types import Answer, SentenceKind, SentenceVerdict
 
 
 def verdict(sentence: str, relevance: float | None, *, supported: bool = True) -> SentenceVerdict:

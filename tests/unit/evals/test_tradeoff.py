@@ -9,7 +9,7 @@ from evals.dataset import EvalExample
 from evals.generation_cache import GenerationCache
 from evals.tradeoff import grid, markdown_table, parse_axis, sweep, with_overrides
 from generation.abstention import ABSTENTION_ANSWER
-from generation.models import Answer
+from generation.answer_types import Answer
 from tests.unit.generation.fakes import FakeEmbedder
 
 EXAMPLES = (

@@ -6,7 +6,7 @@ import re
 import zlib
 from collections.abc import Iterator, Sequence
 
-from generation.models import GenerationRequest, GenerationResult, GenerationTimings
+from generation.answer_types import GenerationRequest, GenerationResult, GenerationTimings
 from retrieval.context import Context, Source
 
 _WORD = re.compile(r"[^\W_]+")

@@ -1,7 +1,7 @@
 import pytest
 
 from generation.abstention import ABSTENTION_ANSWER, AbstentionPolicy, is_decline
-from generation.models import AbstainReason, DroppedMarker, SentenceKind, SentenceVerdict
+from generation.answer_types import AbstainReason, DroppedMarker, SentenceKind, SentenceVerdict
 from tests.unit.generation.fakes import context
 
 

@@ -15,9 +15,7 @@ from generation.answer import (
     FinalEvent,
     SourcesEvent,
 )
-from generation.finalize import AnswerChecker
-from generation.grounding import LexicalEmbeddingJudge
-from generation.models import (
+from generation.answer_types import (
     AbstainReason,
     ChatMessage,
     FinishReason,
@@ -25,6 +23,8 @@ from generation.models import (
     GenerationResult,
     Role,
 )
+from generation.finalize import AnswerChecker
+from generation.grounding import LexicalEmbeddingJudge
 from retrieval.index import IndexedChunk
 from retrieval.qdrant_client_index import QdrantClientIndex
 from retrieval.qdrant_edge_bm25 import QdrantBm25Encoder

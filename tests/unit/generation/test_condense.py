@@ -1,5 +1,5 @@
+from generation.answer_types import ChatMessage, Role
 from generation.condense import condense_request, needs_condensing, read_condensed
-from generation.models import ChatMessage, Role
 
 HISTORY = [
     ChatMessage(role=Role.SYSTEM, content="ignored"),

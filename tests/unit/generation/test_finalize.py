@@ -1,7 +1,7 @@
 from generation.abstention import ABSTENTION_ANSWER, AbstentionPolicy
+from generation.answer_types import AbstainReason, Answer, SentenceKind
 from generation.finalize import QUOTE_LEAD, AnswerChecker, CheckOptions
 from generation.grounding import LexicalEmbeddingJudge
-from generation.models import AbstainReason, Answer, SentenceKind
 from generation.prompting import PromptBuilder
 from tests.unit.generation.fakes import FakeEmbedder, FakeGenerator, context
 

@@ -1,5 +1,5 @@
+from generation.answer_types import ChatMessage, FinishReason, GenerationRequest, Role
 from generation.generator import Generator
-from generation.models import ChatMessage, FinishReason, GenerationRequest, Role
 from tests.unit.generation.fakes import FakeGenerator
 
 

@@ -1,5 +1,6 @@
 import pytest
 
+from generation.answer_types import SentenceKind
 from generation.citations import parse_answer
 from generation.grounding import (
     Claim,
@@ -8,7 +9,6 @@ from generation.grounding import (
     check_answer,
     is_non_factual,
 )
-from generation.models import SentenceKind
 from tests.unit.generation.fakes import FakeEmbedder, context, source
 
 HOTELS = source(

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+from generation.answer_types import ChatMessage, FinishReason, GenerationRequest, Role
 from generation.errors import GenerationError
-from generation.models import ChatMessage, FinishReason, GenerationRequest, Role
 from generation.openai_generator import OpenAICompatibleGenerator, estimate_tokens
 
 BASE = "http://llm.test:8000/v1"

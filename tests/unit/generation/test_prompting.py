@@ -3,10 +3,10 @@ import re
 import pytest
 
 from generation.abstention import ABSTENTION_ANSWER
+from generation.answer_types import Role
 from generation.errors import PromptTooLongError
 from generation.generator import Generator
 from generation.injection import REDACTED
-from generation.models import Role
 from generation.prompting import PromptBuilder, fence, neutralise
 from tests.unit.generation.fakes import FakeGenerator, context, source
 

@@ -16,7 +16,7 @@ from evals.review_export import (
     review_judge_pairs,
     reviewed_judge_pairs,
 )
-from generation.models import (
+from generation.answer_types import (
     AbstainReason,
     Answer,
     Citation,
