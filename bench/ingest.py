@@ -264,14 +264,14 @@ def citewise_stages() -> StageClock:
     upserts, deletes (of older versions; none on a fresh index) and flushes, the final optimize,
     and registry calls.
     """
+    from ingest.parser_pool import ParserPool
     from ingest.registry import DocumentRegistry
-    from ingest.workers import ProcessorPool
     from retrieval.embedder import SentenceTransformerEmbedder
     from retrieval.qdrant_edge_bm25 import QdrantBm25Encoder
     from retrieval.qdrant_edge_index import QdrantEdgeIndex
 
     clock = StageClock()
-    clock.patch_generator(ProcessorPool, "map", "waiting for parser")
+    clock.patch_generator(ParserPool, "map", "waiting for parser")
     clock.patch(SentenceTransformerEmbedder, "embed_documents", "dense embedding")
     try:
         from retrieval.onnx_embedder import OnnxEmbedder
@@ -523,7 +523,7 @@ def our_passages(roots: Sequence[Path], settings: Any) -> tuple[int, list[Pair]]
     from api import composition
     from core.models import embedding_text
 
-    processor = composition.build_processor(settings)
+    processor = composition.build_parser(settings)
     docs = []
     for path in corpus_files(roots):
         try:

@@ -330,7 +330,7 @@ class DenseCache:
 
 
 class ReplayProcessor:
-    """A ``DocumentProcessor`` that returns the passages another index already holds for the
+    """A ``DocumentParser`` that returns the passages another index already holds for the
     same file (parsing and chunking do not depend on ``bm25_avg_len``), and parses for real
     any file it does not know."""
 
@@ -353,14 +353,14 @@ class ReplayProcessor:
 
 
 def processed_documents(chunks_by_doc: dict[str, list[Any]]) -> dict[str, Any]:
-    """``file name -> ProcessedDocument`` rebuilt from an index's chunks (every field the
+    """``file name -> ParsedDocument`` rebuilt from an index's chunks (every field the
     writer stores; only the source token count, a statistic, is lost)."""
-    from ingest.processing import Passage, ProcessedDocument
+    from ingest.document_parser import ParsedDocument, Passage
 
     documents: dict[str, Any] = {}
     for chunks in chunks_by_doc.values():
         first = chunks[0]
-        documents[first.source_uri.rstrip("/").rsplit("/", 1)[-1]] = ProcessedDocument(
+        documents[first.source_uri.rstrip("/").rsplit("/", 1)[-1]] = ParsedDocument(
             title=first.title,
             file_type=first.file_type or "md",
             passages=tuple(
@@ -387,17 +387,17 @@ def ingest(
 
     from api import composition
     from core.models import IngestOutcome
+    from ingest.parser_pool import ParserPool
     from ingest.pipeline import IngestPipeline
-    from ingest.workers import ProcessorPool
 
     if replay is None:
         pipeline = composition.build_pipeline(settings, store)
     else:
-        factory = partial(ReplayProcessor, replay, partial(composition.build_processor, settings))
+        factory = partial(ReplayProcessor, replay, partial(composition.build_parser, settings))
         pipeline = IngestPipeline(
             registry=store.registry,
             writer=store.writer,
-            pool=ProcessorPool(factory, workers=0),
+            pool=ParserPool(factory, workers=0),
             pipeline_id=composition.pipeline_id(settings),
             tenant=settings.tenant,
             embed_group=settings.ingest.embed_group,

@@ -21,11 +21,11 @@ from core.ids import document_id, file_sha256
 from core.logging import fields
 from core.models import Acl, DocumentStatus, FileResult, IngestOutcome, IngestSummary
 from ingest.acl_policy import AclPolicy
+from ingest.document_parser import ParsedDocument
 from ingest.formats import file_type
-from ingest.processing import ProcessedDocument
+from ingest.parser_pool import ParserPool
 from ingest.registry import DocumentRegistry
 from ingest.sources import SourceFile, discover, root_uri_prefix
-from ingest.workers import ProcessorPool
 from ingest.writer import DocumentVersion, DocumentWriter
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ class IngestPipeline:
         *,
         registry: DocumentRegistry,
         writer: DocumentWriter,
-        pool: ProcessorPool,
+        pool: ParserPool,
         pipeline_id: str,
         tenant: str | None = None,
         embed_group: int = 256,
@@ -173,7 +173,7 @@ class IngestPipeline:
 
     def _process(self, jobs: Sequence[_Job], emit: ProgressCallback, tokens: Counter[str]) -> None:
         """Parse in worker processes, embed in groups, write each document."""
-        group: list[tuple[_Job, ProcessedDocument]] = []
+        group: list[tuple[_Job, ParsedDocument]] = []
         outcomes = self._pool.map(j.source.path for j in jobs)
         if jobs:
             self._writer.warm_up()  # load the model while the parser workers start
@@ -191,7 +191,7 @@ class IngestPipeline:
         self._write_group(group, emit)
 
     def _write_group(
-        self, group: list[tuple[_Job, ProcessedDocument]], emit: ProgressCallback
+        self, group: list[tuple[_Job, ParsedDocument]], emit: ProgressCallback
     ) -> None:
         if not group:
             return

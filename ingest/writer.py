@@ -10,7 +10,7 @@ from datetime import datetime
 from core.ids import chunk_id
 from core.logging import fields
 from core.models import Acl, Chunk, embedding_text
-from ingest.processing import ProcessedDocument
+from ingest.document_parser import ParsedDocument
 from ingest.registry import DocumentRegistry
 from retrieval.embedder import Embedder, Vector
 from retrieval.index import IndexedChunk, VectorIndex
@@ -31,7 +31,7 @@ class DocumentVersion:
     pipeline_id: str
     acl: Acl
     tenant: str | None
-    document: ProcessedDocument
+    document: ParsedDocument
     modified_at: datetime | None
     dense: list[Vector]
     sparse: list[SparseVector]
@@ -58,7 +58,7 @@ class DocumentWriter:
         """Load the embedding model now."""
         self._embedder.warm_up()
 
-    def embed(self, documents: Sequence[ProcessedDocument]) -> list[DocumentVectors]:
+    def embed(self, documents: Sequence[ParsedDocument]) -> list[DocumentVectors]:
         """Dense and sparse vectors for every passage, one embedder call for all documents."""
         texts = [
             embedding_text(doc.title, passage.section_path, passage.text)

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING
 from core.models import FileResult, IngestSummary
 from core.settings import Settings
 from ingest.acl_policy import AclPolicy
+from ingest.document_parser import DocumentParser
+from ingest.parser_pool import ParserPool
 from ingest.pipeline import IngestPipeline
-from ingest.processing import DocumentProcessor
 from ingest.registry import DocumentRegistry
 from ingest.unstructured_adapter.chunking import ChunkingOptions, StructuredChunker
 from ingest.unstructured_adapter.corpus_text import ParsedCorpusText
-from ingest.unstructured_adapter.processor import UnstructuredProcessor
-from ingest.workers import ProcessorPool
+from ingest.unstructured_adapter.parser import UnstructuredParser
 from ingest.writer import DocumentWriter
 from retrieval.context import AssemblyOptions, ContextAssembler
 from retrieval.cross_encoder import CrossEncoderReranker
@@ -49,7 +49,7 @@ def embedding_model_path(settings: Settings) -> Path:
     return settings.embedding.model_path or shipped_minilm_path()
 
 
-def build_processor(settings: Settings) -> DocumentProcessor:
+def build_parser(settings: Settings) -> DocumentParser:
     """The parser-chunker (also called inside worker processes, so it must stay picklable)."""
     tokens = HfTokenCounter(embedding_model_path(settings))
     chunking = settings.chunking
@@ -60,7 +60,7 @@ def build_processor(settings: Settings) -> DocumentProcessor:
         combine_text_under_n_chars=chunking.combine_text_under_n_chars,
         overlap_tokens=chunking.overlap_tokens,
     )
-    return UnstructuredProcessor(
+    return UnstructuredParser(
         StructuredChunker(tokens, options),
         tokens,
         pdf_strategy=settings.parsing.pdf_strategy,
@@ -223,11 +223,11 @@ def open_store(settings: Settings, *, embedder: Embedder | None = None) -> Itera
 
 
 def build_pipeline(
-    settings: Settings, store: Store, *, pool: ProcessorPool | None = None
+    settings: Settings, store: Store, *, pool: ParserPool | None = None
 ) -> IngestPipeline:
     """The ingestion pipeline over an open store (parsing in ``pool``, or a pool of its own)."""
     if pool is None:
-        pool = ProcessorPool(partial(build_processor, settings), workers=settings.ingest.workers)
+        pool = ParserPool(partial(build_parser, settings), workers=settings.ingest.workers)
     return IngestPipeline(
         registry=store.registry,
         writer=store.writer,

@@ -12,8 +12,8 @@ from api.composition.answering import build_answer_service, build_generator
 from api.composition.indexing import (
     Store,
     build_embedder,
+    build_parser,
     build_pipeline,
-    build_processor,
     build_searcher,
     open_store,
 )
@@ -26,9 +26,9 @@ from generation.answer_types import Answer
 from ingest.document_service import DocumentService
 from ingest.job_runner import JobRunner
 from ingest.job_store import JobStore
+from ingest.parser_pool import ParserPool
 from ingest.unstructured_adapter.sniffing import sniff_extension
 from ingest.upload_staging import UploadStaging
-from ingest.workers import ProcessorPool
 from store.feedback_store import FeedbackStore
 from store.key_store import ApiKeyStore
 from store.review_store import ReviewStore
@@ -77,8 +77,8 @@ def open_document_service(
         runner = None
         if settings.api.run_jobs if run_jobs is None else run_jobs:
             # Parser processes stay up between jobs: uploads arrive one at a time.
-            pool = ProcessorPool(
-                partial(build_processor, settings),
+            pool = ParserPool(
+                partial(build_parser, settings),
                 workers=settings.ingest.workers,
                 keep_alive=True,
             )

@@ -14,7 +14,7 @@ from itertools import groupby
 from typing import TYPE_CHECKING
 
 from core.models import heading_line
-from ingest.processing import Passage
+from ingest.document_parser import Passage
 from retrieval.tokens import TokenCounter
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.composition import build_processor
+from api.composition import build_parser
 from core.ids import document_id
 from core.models import Acl
 from core.settings import Settings
@@ -129,7 +129,7 @@ def test_a_killed_server_resumes_its_jobs_without_duplicates(
     resumed, queued = jobs[first["job_id"]], jobs[second["job_id"]]
     assert (resumed["status"], resumed["outcome"], resumed["attempts"]) == ("done", "added", 2)
     assert (queued["status"], queued["attempts"]) == ("done", 1)
-    expected = len(build_processor(settings).process(big).passages)
+    expected = len(build_parser(settings).process(big).passages)
     assert resumed["chunk_count"] == expected > 100
     by_id = {d["doc_id"]: d for d in documents}
     assert by_id[resumed["doc_id"]]["chunk_count"] == expected

@@ -9,7 +9,7 @@ import pytest
 from api import composition
 from core.models import heading_line
 from core.settings import Settings
-from ingest.processing import DocumentProcessor, ProcessedDocument
+from ingest.document_parser import DocumentParser, ParsedDocument
 from retrieval.tokens import HfTokenCounter
 from tests.conftest import SAMPLE_CORPUS
 
@@ -17,8 +17,8 @@ pytestmark = pytest.mark.model
 
 
 @pytest.fixture(scope="module")
-def processor() -> DocumentProcessor:
-    return composition.build_processor(Settings.load())
+def processor() -> DocumentParser:
+    return composition.build_parser(Settings.load())
 
 
 @pytest.fixture(scope="module")
@@ -26,11 +26,11 @@ def tokens() -> HfTokenCounter:
     return HfTokenCounter(composition.embedding_model_path(Settings.load()))
 
 
-def process(processor: DocumentProcessor, relative: str) -> ProcessedDocument:
+def process(processor: DocumentParser, relative: str) -> ParsedDocument:
     return processor.process(SAMPLE_CORPUS / relative)
 
 
-def assert_fits_window(doc: ProcessedDocument, tokens: HfTokenCounter) -> None:
+def assert_fits_window(doc: ParsedDocument, tokens: HfTokenCounter) -> None:
     for passage in doc.passages:
         embedded = heading_line(doc.title, passage.section_path) + "\n" + passage.text
         assert tokens.count(embedded) + 2 <= 256, passage.text[:80]
@@ -50,7 +50,7 @@ def assert_fits_window(doc: ProcessedDocument, tokens: HfTokenCounter) -> None:
     ],
 )
 def test_each_sample_format_parses_with_full_coverage(
-    processor: DocumentProcessor, tokens: HfTokenCounter, relative: str, file_type: str, fact: str
+    processor: DocumentParser, tokens: HfTokenCounter, relative: str, file_type: str, fact: str
 ) -> None:
     doc = process(processor, relative)
     assert doc.file_type == file_type
@@ -60,7 +60,7 @@ def test_each_sample_format_parses_with_full_coverage(
     assert_fits_window(doc, tokens)
 
 
-def test_pdf_passages_carry_their_page(processor: DocumentProcessor) -> None:
+def test_pdf_passages_carry_their_page(processor: DocumentParser) -> None:
     doc = process(processor, "it/it-handbook.pdf")
     pages = {p.pages for p in doc.passages}
     assert {(1,), (2,), (3,), (4,)} <= pages  # one page per passage: multipage sections off
@@ -71,20 +71,20 @@ def test_pdf_passages_carry_their_page(processor: DocumentProcessor) -> None:
 def test_a_pdf_with_a_text_layer_is_read_without_ocr() -> None:
     # With OCR off, only the text layer can produce these passages: a missing PDF backend
     # (unstructured needs pikepdf) once sent every PDF to OCR without a word.
-    text_only = composition.build_processor(Settings.load(parsing={"ocr_fallback": False}))
+    text_only = composition.build_parser(Settings.load(parsing={"ocr_fallback": False}))
     doc = text_only.process(SAMPLE_CORPUS / "it" / "it-handbook.pdf")
     assert {(1,), (2,), (3,), (4,)} <= {p.pages for p in doc.passages}
     assert any("NorthGate" in p.text for p in doc.passages)
 
 
-def test_slides_are_pages_and_titles_are_sections(processor: DocumentProcessor) -> None:
+def test_slides_are_pages_and_titles_are_sections(processor: DocumentParser) -> None:
     doc = process(processor, "benefits/benefits-overview.pptx")
     stipend = next(p for p in doc.passages if "wellness stipend of" in p.text)
     assert stipend.pages == (4,)
     assert stipend.section_path == ("Wellness stipend",)
 
 
-def test_docx_headings_become_section_paths(processor: DocumentProcessor) -> None:
+def test_docx_headings_become_section_paths(processor: DocumentParser) -> None:
     doc = process(processor, "policies/security-policy.docx")
     assert doc.title == "Northwind Robotics Information Security Policy"
     mfa = next(p for p in doc.passages if "YubiKey" in p.text)
@@ -99,20 +99,20 @@ def test_docx_headings_become_section_paths(processor: DocumentProcessor) -> Non
         ("benefits/benefits-summary.xlsx", "Cascade HDHP"),
     ],
 )
-def test_tables_are_kept_as_html(processor: DocumentProcessor, relative: str, cell: str) -> None:
+def test_tables_are_kept_as_html(processor: DocumentParser, relative: str, cell: str) -> None:
     doc = process(processor, relative)
     tables = [p for p in doc.passages if p.table_html]
     assert tables and all("Table" in p.element_types for p in tables)
     assert any(cell in (p.table_html or "") and "<tr>" in (p.table_html or "") for p in tables)
 
 
-def test_email_title_is_its_subject(processor: DocumentProcessor) -> None:
+def test_email_title_is_its_subject(processor: DocumentParser) -> None:
     doc = process(processor, "announcements/office-move.eml")
     assert doc.title == "Tacoma office moving to 14 Harbor Street"
 
 
 def test_long_sections_are_split_by_sentence_and_long_tables_by_row(
-    processor: DocumentProcessor, tokens: HfTokenCounter, tmp_path: Path
+    processor: DocumentParser, tokens: HfTokenCounter, tmp_path: Path
 ) -> None:
     sentences = " ".join(
         f"Rule {n}: requests for category {n} are reviewed within {n + 2} business days."
@@ -144,7 +144,7 @@ def test_long_sections_are_split_by_sentence_and_long_tables_by_row(
 
 
 @pytest.mark.parametrize("fmt", ["epub", "rtf", "odt", "docx"])
-def test_pandoc_generated_formats(processor: DocumentProcessor, tmp_path: Path, fmt: str) -> None:
+def test_pandoc_generated_formats(processor: DocumentParser, tmp_path: Path, fmt: str) -> None:
     pypandoc = pytest.importorskip("pypandoc")
     source = "# Travel desk\n\nThe travel desk books flights within 2 working days.\n"
     out = tmp_path / f"travel.{fmt}"
@@ -154,14 +154,14 @@ def test_pandoc_generated_formats(processor: DocumentProcessor, tmp_path: Path, 
     assert any("2 working days" in p.text for p in doc.passages)
 
 
-def test_csv_is_a_table(processor: DocumentProcessor, tmp_path: Path) -> None:
+def test_csv_is_a_table(processor: DocumentParser, tmp_path: Path) -> None:
     path = tmp_path / "contacts.csv"
     path.write_text("Team,Extension\nHelp desk,4357\nFacilities,2210\n")
     doc = processor.process(path)
     assert any(p.table_html and "4357" in p.table_html for p in doc.passages)
 
 
-def test_a_scanned_pdf_falls_back_to_ocr(processor: DocumentProcessor, tmp_path: Path) -> None:
+def test_a_scanned_pdf_falls_back_to_ocr(processor: DocumentParser, tmp_path: Path) -> None:
     import shutil
 
     if shutil.which("tesseract") is None or shutil.which("pdftoppm") is None:
@@ -181,7 +181,7 @@ def test_a_scanned_pdf_falls_back_to_ocr(processor: DocumentProcessor, tmp_path:
 
 
 def test_a_pdf_over_pypdfs_safety_limits_is_still_parsed(
-    processor: DocumentProcessor, monkeypatch: pytest.MonkeyPatch
+    processor: DocumentParser, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Two real SEC 10-Q filings trip pypdf's "maximum array element count" in the corruption
     # pre-check; that is a limit of the checker, not a broken file.

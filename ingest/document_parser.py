@@ -21,7 +21,7 @@ class Passage(BaseModel):
     token_count: int = 0
 
 
-class ProcessedDocument(BaseModel):
+class ParsedDocument(BaseModel):
     """A parsed and chunked document."""
 
     model_config = ConfigDict(frozen=True)
@@ -33,10 +33,10 @@ class ProcessedDocument(BaseModel):
     """Tokens of the parsed text before chunking, to measure how much reaches the embedder."""
 
 
-class DocumentProcessor(Protocol):
+class DocumentParser(Protocol):
     """Parses a file and splits it into passages that fit the embedding window."""
 
-    def process(self, path: Path) -> ProcessedDocument:
+    def process(self, path: Path) -> ParsedDocument:
         """Parse and chunk ``path``; raise a DocumentError with a one-line reason on failure."""
         ...
 

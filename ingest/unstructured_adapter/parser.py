@@ -1,4 +1,4 @@
-"""``DocumentProcessor`` over unstructured: partition, find the title, chunk."""
+"""``DocumentParser`` over unstructured: partition, find the title, chunk."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.errors import EmptyDocumentError
+from ingest.document_parser import ParsedDocument
 from ingest.formats import file_type
-from ingest.processing import ProcessedDocument
 from ingest.unstructured_adapter.chunking import StructuredChunker, clip_heading
 from ingest.unstructured_adapter.partitioning import partition_file, quiet_unstructured
 from retrieval.tokens import TokenCounter
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 _TITLE_SCAN = 5
 
 
-class UnstructuredProcessor:
+class UnstructuredParser:
     """Parses any supported file with ``unstructured.partition`` and chunks it by structure."""
 
     def __init__(
@@ -45,7 +45,7 @@ class UnstructuredProcessor:
         elements = partition_md(text="# Warm-up\n\nThis sentence loads the language model.")
         self._chunker.chunk(elements, "Warm-up")
 
-    def process(self, path: Path) -> ProcessedDocument:
+    def process(self, path: Path) -> ParsedDocument:
         """Parse and chunk one file."""
         elements = partition_file(
             path,
@@ -58,7 +58,7 @@ class UnstructuredProcessor:
         title = document_title(elements, path)
         passages = self._chunker.chunk(elements, title)
         source_tokens = sum(self._tokens.count(e.text) for e in elements if e.text.strip())
-        return ProcessedDocument(
+        return ParsedDocument(
             title=title,
             file_type=file_type(path),
             passages=tuple(passages),

@@ -15,17 +15,17 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 from core.errors import DocumentError, ParseError
-from ingest.processing import DocumentProcessor, ProcessedDocument
+from ingest.document_parser import DocumentParser, ParsedDocument
 
 log = logging.getLogger(__name__)
 
-ProcessorFactory = Callable[[], DocumentProcessor]
-Outcome = ProcessedDocument | DocumentError
+ParserFactory = Callable[[], DocumentParser]
+Outcome = ParsedDocument | DocumentError
 
-_worker_processor: DocumentProcessor | None = None
+_worker_processor: DocumentParser | None = None
 
 
-def _init_worker(factory: ProcessorFactory) -> None:
+def _init_worker(factory: ParserFactory) -> None:
     global _worker_processor  # noqa: PLW0603 - one processor per worker process, built once
     parent = multiprocessing.parent_process()
     if parent is not None:
@@ -49,7 +49,7 @@ def _process_in_worker(path: Path) -> Outcome:
     return process_safely(_worker_processor, path)
 
 
-def process_safely(processor: DocumentProcessor, path: Path) -> Outcome:
+def process_safely(processor: DocumentParser, path: Path) -> Outcome:
     """Process one file, turning any failure into a DocumentError value with one line of text.
 
     A parser library can raise anything on a hostile file; one bad file must never stop the
@@ -65,7 +65,7 @@ def process_safely(processor: DocumentProcessor, path: Path) -> Outcome:
         return ParseError(f"{type(e).__name__}: {first_line}")
 
 
-class ProcessorPool:
+class ParserPool:
     """Maps files to processed documents, in order, with at most ``window`` in flight.
 
     With ``workers=0`` files are processed inline (handy for tests and tiny batches). With
@@ -75,7 +75,7 @@ class ProcessorPool:
 
     def __init__(
         self,
-        factory: ProcessorFactory,
+        factory: ParserFactory,
         *,
         workers: int = 1,
         window: int = 16,
@@ -85,7 +85,7 @@ class ProcessorPool:
         self._workers = workers
         self._keep_alive = keep_alive
         self._window = max(window, workers)
-        self._inline: DocumentProcessor | None = None
+        self._inline: DocumentParser | None = None
         self._started: ProcessPoolExecutor | None = None
 
     def start(self) -> None:
