@@ -54,7 +54,7 @@ test: lint
 	$(BIN)/pytest -q
 
 bench: install
-	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/ingest_throughput.py
 
 lock:
 	{ head -2 requirements/lock.txt; $(BIN)/pip freeze --exclude-editable \

@@ -261,6 +261,4 @@ def _section(report: dict[str, Any]) -> str:
 
 
 if __name__ == "__main__":
-    # bench/ingest.py would shadow the ``ingest`` package: the repository root goes first.
-    sys.path.insert(0, str(REPO))
     main()

@@ -1090,8 +1090,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
-    # The repository's packages, ahead of this folder (bench/ingest.py would shadow `ingest`).
-    sys.path.insert(0, str(REPO))
     if args.report_only:
         report = json.loads(OUT_JSON.read_text())
         report["analysis"] = analyse(report)

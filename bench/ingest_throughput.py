@@ -25,12 +25,12 @@ its peak RSS and CPU time are its own. The parent prints a table, writes the raw
 
 Usage::
 
-    .venv/bin/python bench/ingest.py                 # both shared handbooks
-    .venv/bin/python bench/ingest.py --limit 40      # a quick run on the first 40 files
-    .venv/bin/python bench/ingest.py --backends default torch   # ours on both backends
-    .venv/bin/python bench/ingest.py --pipelines citewise embed-only --no-write
-    .venv/bin/python bench/ingest.py --pipelines embed-only --backends torch --merge  # rerun a row
-    .venv/bin/python bench/ingest.py --report-only   # re-render from bench/out/ingest.json
+    .venv/bin/python bench/ingest_throughput.py              # both shared handbooks
+    .venv/bin/python bench/ingest_throughput.py --limit 40   # a quick run on the first 40 files
+    .venv/bin/python bench/ingest_throughput.py --backends default torch   # ours on both
+    .venv/bin/python bench/ingest_throughput.py --pipelines citewise embed-only --no-write
+    .venv/bin/python bench/ingest_throughput.py --pipelines embed-only --backends torch --merge
+    .venv/bin/python bench/ingest_throughput.py --report-only   # from bench/out/ingest.json
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ DEFAULT_CORPUS = (
 )
 OUT_DIR = REPO / "bench" / "out"
 RESULTS_MD = REPO / "bench" / "RESULTS.md"
-SECTION_TITLE = "## Ingest (bench/ingest.py)"
+SECTION_TITLE = "## Ingest (bench/ingest_throughput.py)"
 
 PIPELINES = ("citewise", "llamaindex-default", "llamaindex-fair", "embed-only")
 OURS = ("citewise", "embed-only")
@@ -909,7 +909,7 @@ def run_all(args: argparse.Namespace) -> None:
         "default_backend": product_default,
         "fair_chunk_size": args.fair_chunk_size,
         "repeat": args.repeat,
-        "command": " ".join(["python", "bench/ingest.py", *sys.argv[1:]]),
+        "command": " ".join(["python", "bench/ingest_throughput.py", *sys.argv[1:]]),
         "results": {},
     }
     raw = OUT_DIR / "ingest.json"
@@ -1066,11 +1066,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: the parent by default, one pipeline with ``--run-one NAME --out JSON``."""
-    # This file is named like our ``ingest`` package: drop its folder from the import path so
-    # ``import ingest`` finds the package, and put the repository root there instead.
-    here = str(Path(__file__).resolve().parent)
-    sys.path[:] = [p for p in sys.path if str(Path(p or ".").resolve()) != here]
-    sys.path.insert(0, str(REPO))
     args = parse_args(argv)
     if args.run_one:
         if args.out is None:
