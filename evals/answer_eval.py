@@ -153,10 +153,12 @@ def run_answer_eval(
     api: ApiTarget | None = None,
     bar: Bar = no_bar,
     say: Callable[[str], None] = lambda _: None,
+    fresh: bool = False,
 ) -> RunResult:
     """Answer ``examples`` (in this process, or through ``api``), grade the answers with
     ``judges`` and return the run. Caches (generations, model replies) and evaluation
-    indexes live under ``out_dir``."""
+    indexes live under ``out_dir``; ``fresh`` answers again instead of reading cached
+    answers (model replies still come from the reply cache)."""
     with ExitStack() as stack:
         if api is None:
             settings = eval_settings(settings, out_dir, data, system.pipeline_id(settings))
@@ -175,7 +177,7 @@ def run_answer_eval(
             stack.callback(api_backend.close)
             backend, config_id = api_backend, "api-" + digest(api.url)
         graders = system.judges(judges, settings, embedder, generator)
-        cache = GenerationCache(out_dir / "cache" / f"{data.name}.jsonl")
+        cache = GenerationCache(out_dir / "cache" / f"{data.name}.jsonl", fresh=fresh)
         started, began = utc_now(), time.perf_counter()
         with bar("answering", len(examples)) as advance:
             answers = run_answers(
@@ -227,6 +229,8 @@ def run_tradeoff(
             config_id = run_config_id(chosen, system.pipeline_id(chosen))
             return ServiceBackend(service, tenant=chosen.tenant), config_id
 
-        cache = GenerationCache(out_dir / "cache" / f"{data.name}.jsonl")
+        # Always answered afresh: the check is what a sweep measures, and cached answers may
+        # come from older code. The model's replies come from the reply cache.
+        cache = GenerationCache(out_dir / "cache" / f"{data.name}.jsonl", fresh=True)
         with bar("settings", len(points)) as advance:
             return sweep(data.examples, points, backend_for, cache, embedder, progress=advance)

@@ -36,12 +36,17 @@ def cache_key(example: EvalExample, config_id: str) -> str:
 
 
 class GenerationCache:
-    """Answers by cache key, loaded from and appended to ``path``."""
+    """Answers by cache key, loaded from and appended to ``path``.
 
-    def __init__(self, path: Path) -> None:
+    ``fresh`` answers every question again (what is cached is not read, new answers are
+    still written): after a change to the answer path's code, which the configuration id
+    cannot see. The model's replies can still come from the reply cache (``llm_cache``).
+    """
+
+    def __init__(self, path: Path, *, fresh: bool = False) -> None:
         self._path = path
         self._entries: dict[str, CachedAnswer] = {}
-        if path.is_file():
+        if path.is_file() and not fresh:
             for line in path.read_text(encoding="utf-8").splitlines():
                 try:
                     entry = CachedAnswer.model_validate_json(line)

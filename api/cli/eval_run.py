@@ -54,6 +54,13 @@ def run(
     out_dir: Annotated[Path, typer.Option("--out", help="Runs, caches, indexes.")] = Path(
         ".citewise-eval"
     ),
+    fresh: Annotated[
+        bool,
+        typer.Option(
+            help="Answer again rather than reuse cached answers (after a code change); the "
+            "model's replies still come from the reply cache."
+        ),
+    ] = False,
 ) -> None:
     """Answer a dataset's questions, grade them, write result.json and report.html."""
     settings = load_settings(config)
@@ -67,6 +74,7 @@ def run(
             out_dir=out_dir,
             system=CompositionEvalSystem(),
             api=ApiTarget(api, api_key) if api is not None else None,
+            fresh=fresh,
             bar=bar,
             say=err.print,
         )

@@ -117,6 +117,18 @@ def test_a_rerun_takes_answers_from_the_cache_and_a_failed_one_is_retried(
     assert [r.cached for r in rerun.examples] == [True, False, True]
 
 
+def test_a_fresh_run_answers_everything_again_and_its_answers_are_kept(tmp_path: Path) -> None:
+    make_run(tmp_path, ScriptedBackend())
+    fresh = ScriptedBackend()
+    answers = run_answers(
+        EXAMPLES, fresh, GenerationCache(tmp_path / "cache.jsonl", fresh=True), config_id="c1"
+    )
+    assert fresh.asked == ["vacation", "parental", "ceo"]
+    assert not any(a.from_cache for a in answers)
+    reread = GenerationCache(tmp_path / "cache.jsonl")
+    assert len(reread) == 3  # the newest answer per key wins
+
+
 def test_report_files_round_trip(tmp_path: Path) -> None:
     run = make_run(tmp_path, ScriptedBackend())
     write_result(run, tmp_path / "r" / "result.json")
