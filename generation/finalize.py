@@ -10,8 +10,8 @@ to ``AnswerChecker.finalize``:
    ``Answer.withheld`` with their reason; under ``flag`` they stay, flagged in the verdicts
    (for debugging and evaluation only);
 4. the answer must still answer the question: with ``min_relevance`` set, at least one
-   supported claim must score that close to the question (``AnswerRelevance``), and state a
-   figure when the question asks for a quantity;
+   supported claim must score that close to the question or one of its parts
+   (``AnswerRelevance``), stating a figure when that part asks for a quantity;
 5. otherwise, if a source sentence clearly addresses the question (``quote_min_relevance``),
    it is quoted verbatim as the answer; else the answer is the standard abstention with the
    closest sources.
@@ -35,7 +35,7 @@ from generation.answer_types import (
 from generation.attribution import attribute_uncited
 from generation.citations import parse_answer, resolve_citations, strip_markers
 from generation.grounding import GroundingReport, SupportJudge, WarmableJudge, check_answer
-from generation.relevance import AnswerRelevance, Quote, asks_for_figure, states_figure
+from generation.relevance import AnswerRelevance, Quote
 from retrieval.context import Context
 from retrieval.embedder import Embedder
 
@@ -185,12 +185,7 @@ class AnswerChecker:
         scored = list(verdicts)
         for i, score in zip(supported, scores, strict=True):
             scored[i] = verdicts[i].model_copy(update={"relevance": round(score, 4)})
-        answering = [
-            score
-            for claim, score in zip(claims, scores, strict=True)
-            if states_figure(claim) or not asks_for_figure(question)
-        ]
-        if reason is None and max(answering, default=0.0) < threshold:
+        if reason is None and max(scores) < threshold:
             reason = AbstainReason.OFF_QUESTION
         return tuple(scored), reason
 

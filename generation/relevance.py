@@ -18,9 +18,12 @@ scored as itself and as the source sentence that supports it, whichever is close
 "18 weeks [1]" says nothing of parental leave, but the sentence it rests on does. Thresholds
 are calibrated on the development sets (evals/RESULTS.md, "Answer relevance").
 
-A question that asks for a quantity ("how much", "how long", "what percentage", "what is the
-maximum") is only answered by a claim that states a figure: "A lost laptop must be reported
-like any other incident" does not answer "How quickly must an incident be reported?".
+A question of several parts is also scored part by part, so that a sentence answering one
+part of "Which laptops can I pick from, and how soon must I finish the security training?" is
+not diluted by the other. A part that asks for a quantity ("how much", "how long", "what
+percentage", "what is the maximum") is only answered by a claim that states a figure: "A lost
+laptop must be reported like any other incident" does not answer "How quickly must an
+incident be reported?".
 """
 
 from __future__ import annotations
@@ -45,6 +48,23 @@ _ASKS_FOR_FIGURE = re.compile(
     r"|\b(?:how much|what) (?:money|time|notice)\b",
     re.IGNORECASE,
 )
+
+
+_PART_BREAK = re.compile(
+    r"(?<=[?.!])\s+"
+    r"|;\s*"
+    r"|,?\s+and\s+(?=(?:(?:to|for|by|from|with)\s+)?(?:how|what|which|who|whom|when|where|why|"
+    r"whether|can|could|do|does|did|is|are|must|should|will|would|may|if)\b)",
+    re.IGNORECASE,
+)
+
+
+def question_parts(question: str) -> list[str]:
+    """The question and, for a question of several parts ("Which laptops can I pick, and
+    how soon must I finish the training?"), each part with content words of its own."""
+    pieces = [p.strip(" ,") for p in _PART_BREAK.split(question)]
+    parts = [p for p in pieces if terms(p)]
+    return [question, *parts] if len(parts) > 1 else [question]
 
 
 def asks_for_figure(question: str) -> bool:
@@ -96,16 +116,21 @@ class AnswerRelevance:
         evidence: Sequence[str],
         headings: Sequence[str],
     ) -> list[float]:
-        """Each claim's relevance: the better of the claim itself and the source sentence it
-        rests on (``evidence``, "" when unknown), both with the cited sources' headings."""
-        own = self.scores(question, claims, headings)
+        """Each claim's relevance: its best score against the question or one of its parts,
+        as itself or as the source sentence it rests on (``evidence``, "" when unknown), with
+        the cited sources' headings. A part asking for a quantity only counts for a claim
+        that states a figure (0.0 when no part counts)."""
+        best = [0.0] * len(claims)
         backed = [(i, e) for i, e in enumerate(evidence) if e.strip()]
-        if not backed:
-            return own
-        behind = self.scores(question, [e for _, e in backed], [headings[i] for i, _ in backed])
-        best = list(own)
-        for (i, _), score in zip(backed, behind, strict=True):
-            best[i] = max(best[i], score)
+        for part in question_parts(question):
+            eligible = [not asks_for_figure(part) or states_figure(c) for c in claims]
+            if not any(eligible):
+                continue
+            own = self.scores(part, claims, headings)
+            behind = self.scores(part, [e for _, e in backed], [headings[i] for i, _ in backed])
+            for (i, _), score in zip(backed, behind, strict=True):
+                own[i] = max(own[i], score)
+            best = [max(b, o) if ok else b for b, o, ok in zip(best, own, eligible, strict=True)]
         return best
 
     def best_quote(self, question: str, sources: Sequence[Source]) -> Quote | None:
@@ -113,20 +138,17 @@ class AnswerRelevance:
         sentence long enough to quote; for a question asking for a quantity, only sentences
         stating a figure are candidates). Its score decides, with a threshold, whether to
         show it."""
-        needs_figure = asks_for_figure(question)
         candidates: list[tuple[Source, str, tuple[int, int]]] = []
         for source in sources:
             for start, end in split_sentences(source.text):
                 text = source.text[start:end]
-                if len(text.split()) < _MIN_QUOTE_WORDS or len(text) > _MAX_QUOTE_CHARS:
-                    continue
-                if needs_figure and not states_figure(text):
-                    continue
-                candidates.append((source, text, (start, end)))
+                if len(text.split()) >= _MIN_QUOTE_WORDS and len(text) <= _MAX_QUOTE_CHARS:
+                    candidates.append((source, text, (start, end)))
         if not candidates:
             return None
-        scores = self.scores(
-            question, [text for _, text, _ in candidates], [s.heading for s, _, _ in candidates]
+        texts = [text for _, text, _ in candidates]
+        scores = self.claim_scores(
+            question, texts, [""] * len(texts), [s.heading for s, _, _ in candidates]
         )
         best = max(range(len(candidates)), key=lambda i: (scores[i], -i))
         source, text, span = candidates[best]

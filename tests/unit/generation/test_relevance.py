@@ -1,6 +1,6 @@
 """Answer relevance with the hashing fake embedder (shared words make similar vectors)."""
 
-from generation.relevance import AnswerRelevance, asks_for_figure, states_figure
+from generation.relevance import AnswerRelevance, asks_for_figure, question_parts, states_figure
 from tests.unit.generation.fakes import FakeEmbedder, context
 
 LEAVE = "Every new parent gets 18 weeks of fully paid parental leave."
@@ -33,3 +33,25 @@ def test_the_quote_for_a_quantity_question_states_a_figure() -> None:
     )
     assert quote is not None and quote.text == LEAVE
     assert ctx.sources[0].text[quote.span[0] : quote.span[1]] == LEAVE
+
+
+def test_a_question_of_several_parts_is_scored_part_by_part() -> None:
+    question = "Which laptops can I pick from, and how soon must I finish the security training?"
+    assert question_parts(question) == [
+        question,
+        "Which laptops can I pick from",
+        "how soon must I finish the security training?",
+    ]
+    assert question_parts("How long is paid parental leave?") == [
+        "How long is paid parental leave?"
+    ]
+    relevance = AnswerRelevance(FakeEmbedder())
+    laptops = "You can pick a MacBook Pro or a ThinkPad laptop."
+    whole = relevance.scores(question, [laptops])[0]
+    by_part = relevance.claim_scores(question, [laptops], [""], [""])[0]
+    assert by_part > whole
+    # The training part asks for a quantity: a claim without a figure cannot answer it.
+    training = "You must finish the security training."
+    assert relevance.claim_scores(
+        "How soon must I finish the security training?", [training], [""], [""]
+    ) == [0.0]
