@@ -479,10 +479,25 @@ class IngestSettings(_Section):
     worker_id: str | None = Field(
         default=None,
         description="Names this process's claims on ingestion jobs, so after a restart it "
-        "resumes its own interrupted jobs and no other worker's; default: the host name.",
+        "takes its own interrupted jobs back at once (other workers wait for their lease to "
+        "run out); unique per worker process; default: the host name.",
     )
     max_job_attempts: int = Field(
         default=3, ge=1, description="A job interrupted this many times is marked failed."
+    )
+    job_lease_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a claim on an ingestion job holds without a heartbeat (renewed "
+        "every third of it while the job runs); then any worker may take the job over.",
+    )
+    job_poll_s: float = Field(
+        default=2.0, gt=0, description="How often an idle worker looks for ingestion jobs."
+    )
+    staging_dir: Path | None = Field(
+        default=None,
+        description="Where uploads wait for their ingestion job; shared by the API and every "
+        "worker (a shared volume when they run on several hosts). Default: <data_dir>/uploads.",
     )
 
 

@@ -61,14 +61,14 @@ class DocumentService:
                 doc_id=document_id(staged.source_uri),
                 source_uri=staged.source_uri,
                 filename=staged.display_name,
-                file_type=staged.path.suffix.lstrip("."),
+                file_type=staged.file_type,
                 size_bytes=staged.size_bytes,
-                staged_path=staged.path,
+                staged_ref=staged.ref,
                 acl=acl,
                 submitted_by=caller.user_id,
             )
         except BaseException:
-            self._staging.discard(staged.path)
+            self._staging.discard(staged.ref)
             raise
         self._wake()
         return job

@@ -1,8 +1,10 @@
-"""Runs queued ingestion jobs in a background thread of the serving process.
+"""Runs queued ingestion jobs in a background thread of ``citewise serve`` or ``citewise worker``.
 
-One job at a time: documents change in the order they were submitted, and a job never races
-another over the same document. Parsing still happens in the pipeline's worker process, so a
-parser crash costs that job, not the server.
+One job at a time per runner; several runners, in processes on any host, share the queue: the
+job store hands out a document's jobs one at a time, in the order they were queued. While a
+job runs a heartbeat thread renews its lease (every third of ``lease_s``), so only a dead or
+stuck worker's job is taken over by another. Parsing still happens in the pipeline's worker
+process, so a parser crash costs that job, not the server.
 """
 
 from __future__ import annotations
@@ -12,11 +14,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from core.errors import CitewiseError, NotFoundError
 from core.logging import fields
-from core.models import Acl, IngestJob, IngestOutcome, JobKind
+from core.models import Acl, FileResult, IngestJob, IngestOutcome, JobKind
 from ingest.job_store import ClaimedJob, JobStore
 from ingest.pipeline import IngestPipeline
 from ingest.registry import DocumentRegistry
@@ -45,6 +47,7 @@ class JobRunner:
         worker_id: str,
         max_attempts: int = 3,
         poll_s: float = 2.0,
+        lease_s: float = 60.0,
     ) -> None:
         self._jobs = jobs
         self._pipeline = pipeline
@@ -55,6 +58,7 @@ class JobRunner:
         self._worker_id = worker_id
         self._max_attempts = max_attempts
         self._poll_s = poll_s
+        self._lease_s = lease_s
         self._listeners: list[JobCallback] = []
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -105,7 +109,7 @@ class JobRunner:
         """Run queued jobs until the queue is empty (or stop is asked); returns how many ran."""
         ran = 0
         while not self._stopping.is_set():
-            job = self._jobs.claim_next(self._worker_id)
+            job = self._jobs.claim_next(self._worker_id, lease_s=self._lease_s)
             if job is None:
                 return ran
             self._run(job)
@@ -123,7 +127,7 @@ class JobRunner:
 
     def _run(self, job: ClaimedJob) -> None:
         started = time.perf_counter()
-        with self._mutating:
+        with self._mutating, self._heartbeat(job):
             try:
                 if job.attempts > self._max_attempts:
                     reason = (
@@ -132,19 +136,19 @@ class JobRunner:
                     )
                     if job.kind is JobKind.UPLOAD:
                         self._writer.abandon_pending(job.doc_id, reason)
-                    self._jobs.fail(job.job_id, reason)
+                    self._close(job, self._jobs.fail(job, reason))
                 elif job.kind is JobKind.DELETE:
                     self._delete(job)
                 else:
                     self._upload(job)
             except CitewiseError as e:
-                self._jobs.fail(job.job_id, e.message)
+                self._close(job, self._jobs.fail(job, e.message))
             except Exception as e:  # a bug must fail one job, not stop the worker thread
                 log.exception("job crashed", extra=fields(job_id=job.job_id))
-                self._jobs.fail(job.job_id, f"internal error: {type(e).__name__}: {e}")
+                self._close(job, self._jobs.fail(job, f"internal error: {type(e).__name__}: {e}"))
         finished = self._jobs.get(job.job_id)
-        if finished.status.is_final and job.staged_path is not None:
-            self._staging.discard(job.staged_path)
+        if finished.status.is_final and job.staged_ref is not None:
+            self._staging.discard(job.staged_ref)
         log.info(
             "job finished",
             extra=fields(job_id=job.job_id, status=finished.status, outcome=finished.outcome),
@@ -152,34 +156,65 @@ class JobRunner:
         for listener in self._listeners:
             listener(finished, time.perf_counter() - started)
 
+    @contextmanager
+    def _heartbeat(self, job: ClaimedJob) -> Iterator[None]:
+        """Renew the job's lease every third of it until the block ends."""
+        done = threading.Event()
+
+        def beat() -> None:
+            while not done.wait(self._lease_s / 3):
+                try:
+                    if not self._jobs.renew_lease(job, self._lease_s):
+                        log.warning("lost the job's lease", extra=fields(job_id=job.job_id))
+                        return
+                except CitewiseError as e:  # the database is away: try again next beat
+                    log.error("cannot renew the job's lease", extra=fields(error=e.message))
+
+        thread = threading.Thread(target=beat, name=f"lease-{job.job_id[:8]}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join()
+
+    @staticmethod
+    def _close(job: ClaimedJob, closed: bool) -> None:
+        if not closed:
+            log.warning(
+                "the job was taken over after its lease ran out; its result is dropped",
+                extra=fields(job_id=job.job_id),
+            )
+
     def _upload(self, job: ClaimedJob) -> None:
-        if job.staged_path is None or not job.staged_path.is_file():
-            self._jobs.fail(job.job_id, "the uploaded file is no longer on disk; upload it again")
+        if job.staged_ref is None:
+            self._close(job, self._jobs.fail(job, "the upload was never staged"))
             return
-        acl = job.acl or self._current_acl(job.doc_id) or self._default_acl
-        source = SourceFile(
-            path=job.staged_path,
-            root=job.staged_path.parent,
-            relative_path=PurePosixPath(job.staged_path.name),
-            uri=job.source_uri,
-        )
-        result = self._pipeline.ingest_file(source, acl)
+        with self._staging.open(job.staged_ref) as path:
+            result = self._ingest(job, path)
         if result.outcome is IngestOutcome.FAILED:
-            self._jobs.fail(job.job_id, result.error or "ingestion failed")
+            self._close(job, self._jobs.fail(job, result.error or "ingestion failed"))
             return
         chunks = result.chunks
         if result.outcome is IngestOutcome.UNCHANGED:
             chunks = self._registry.get(job.doc_id).chunk_count
-        self._jobs.finish(job.job_id, result.outcome, chunk_count=chunks)
+        self._close(job, self._jobs.finish(job, result.outcome, chunk_count=chunks))
+
+    def _ingest(self, job: ClaimedJob, path: Path) -> FileResult:
+        acl = job.acl or self._current_acl(job.doc_id) or self._default_acl
+        source = SourceFile(
+            path=path, root=path.parent, relative_path=PurePosixPath(path.name), uri=job.source_uri
+        )
+        return self._pipeline.ingest_file(source, acl)
 
     def _delete(self, job: ClaimedJob) -> None:
         try:
             chunks = self._registry.get(job.doc_id).chunk_count
-        except NotFoundError:
-            self._jobs.finish(job.job_id, IngestOutcome.DELETED)  # already gone: nothing to do
+        except NotFoundError:  # already gone: nothing to do
+            self._close(job, self._jobs.finish(job, IngestOutcome.DELETED))
             return
         self._writer.purge(job.doc_id)
-        self._jobs.finish(job.job_id, IngestOutcome.DELETED, chunk_count=chunks)
+        self._close(job, self._jobs.finish(job, IngestOutcome.DELETED, chunk_count=chunks))
 
     def _current_acl(self, doc_id: str) -> Acl | None:
         state = self._registry.state(doc_id)

@@ -1,19 +1,53 @@
-"""Ingestion jobs: uploads and deletes queued by the API, run by a worker, kept in the registry.
+"""Ingestion jobs: uploads and deletes queued by the API, run by workers, kept in the registry.
 
-Job state lives in the registry's database, so a worker that stops mid-job (crash, restart,
-deploy) finds its job again: at start-up it puts the jobs it had claimed back in the queue, and
-the document writer's crash-safe order makes re-running a half-done job leave no duplicates.
+Job state lives in the registry's database, shared by every worker process on every host.
+
+**Leases.** A claim holds the job until ``lease_expires_at``; the running worker renews it with
+a heartbeat (``renew_lease``). When a worker dies its lease runs out and *any* worker claims the
+job again, by the same compare-and-set as a queued job, one attempt more (the runner gives up
+past ``ingest.max_job_attempts``). A worker that restarts under its old ``worker_id`` takes its
+own jobs back at once (``requeue_claimed``) instead of waiting for the lease. Closing a job is
+fenced by the claim (worker and attempt): a worker that lost its lease cannot overwrite the
+result of the worker that took the job over. The document writer's crash-safe order makes
+re-running a half-done job leave no duplicates.
+
+**Per-document order.** A job is claimable only while it is the oldest unfinished job of its
+document: no other job of that document is running, and none queued before it is still
+queued. This one condition in the claim query gives both exclusion (never two jobs of a
+document at once) and order (an upload and a delete queued together run in the order queued)
+across processes and hosts, on PostgreSQL as on SQLite, with no lock held while a job runs.
+An advisory lock per document would give exclusion only: the younger job could take the lock
+first. The condition reads committed rows, and every job only moves forward (queued, running,
+final), so two claimers cannot both see a document free: the older job is queued or running in
+any snapshot until it is final.
+
+On PostgreSQL the claim skips rows another worker is claiming (``FOR UPDATE SKIP LOCKED``); on
+SQLite (the embedded default: one process) the same query runs without row locks.
+
+Leases compare the workers' clocks (UTC): hosts should agree to well within a lease (NTP).
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import JSON, DateTime, Integer, String, Text, func, select, update
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    DateTime,
+    Integer,
+    String,
+    Text,
+    and_,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, aliased, mapped_column
 
 from core.errors import NotFoundError
 from core.models import Acl, IngestJob, IngestOutcome, JobKind, JobStatus
@@ -47,6 +81,9 @@ class _JobRow(_Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True, index=True
+    )
 
 
 JOB_METADATA = _Base.metadata
@@ -61,9 +98,10 @@ class ClaimedJob:
     kind: JobKind
     doc_id: str
     source_uri: str
-    staged_path: Path | None
+    staged_ref: str | None
     acl: Acl | None
     attempts: int
+    worker: str
 
 
 class JobStore(SqlStore):
@@ -80,17 +118,18 @@ class JobStore(SqlStore):
         filename: str,
         file_type: str,
         size_bytes: int,
-        staged_path: Path,
+        staged_ref: str,
         acl: Acl | None,
         submitted_by: str,
     ) -> IngestJob:
-        """Queue a staged upload for indexing; ``acl`` None keeps the document's current ACL
-        (or the configured default for a new document)."""
+        """Queue a staged upload (``staged_ref``: its reference in the upload staging) for
+        indexing; ``acl`` None keeps the document's current ACL (or the configured default for
+        a new document)."""
         row = _new_row(JobKind.UPLOAD, doc_id, source_uri, submitted_by)
         row.filename = filename
         row.file_type = file_type
         row.size_bytes = size_bytes
-        row.staged_path = str(staged_path)
+        row.staged_path = staged_ref
         if acl is not None:
             row.acl_users, row.acl_groups = list(acl.users), list(acl.groups)
         with self._session() as s:
@@ -122,33 +161,42 @@ class JobStore(SqlStore):
                 query = query.where(_JobRow.status == status.value)
             return [_to_job(row) for row in s.scalars(query)]
 
-    def claim_next(self, worker: str) -> ClaimedJob | None:
-        """Take the oldest queued job for ``worker``; None when the queue is empty.
+    def claim_next(self, worker: str, *, lease_s: float = 60.0) -> ClaimedJob | None:
+        """Take the oldest claimable job for ``worker`` for ``lease_s`` seconds; None when
+        there is none.
 
-        The claim is a compare-and-set (``UPDATE ... WHERE status = 'queued'``), so two workers
-        never take the same job, on SQLite as on PostgreSQL; there the row lock also lets a
-        concurrent claimer skip to the next job instead of waiting.
+        Claimable: queued, or running under an expired lease (its worker died), and the oldest
+        unfinished job of its document (module docstring). The claim is a compare-and-set on
+        the state just read, so two workers never take the same job.
         """
         while True:
+            now = _now()
             with self._session() as s:
                 query = (
-                    select(_JobRow.job_id)
-                    .where(_JobRow.status == JobStatus.QUEUED.value)
+                    select(_JobRow.job_id, _JobRow.status)
+                    .where(_claimable(now), ~_blocked_by_another_job())
                     .order_by(_JobRow.created_at, _JobRow.job_id)
                     .limit(1)
                     .with_for_update(skip_locked=True)
                 )
-                job_id = s.scalars(query).first()
-                if job_id is None:
+                found = s.execute(query).first()
+                if found is None:
                     return None
+                job_id, status = found
+                still = (
+                    _JobRow.status == JobStatus.QUEUED.value
+                    if status == JobStatus.QUEUED.value
+                    else _expired(now)
+                )
                 taken = s.execute(
                     update(_JobRow)
-                    .where(_JobRow.job_id == job_id, _JobRow.status == JobStatus.QUEUED.value)
+                    .where(_JobRow.job_id == job_id, still)
                     .values(
                         status=JobStatus.RUNNING.value,
                         worker=worker,
                         attempts=_JobRow.attempts + 1,
-                        started_at=_now(),
+                        started_at=now,
+                        lease_expires_at=now + timedelta(seconds=lease_s),
                     )
                 )
                 if taken.rowcount != 1:  # type: ignore[attr-defined]
@@ -157,17 +205,31 @@ class JobStore(SqlStore):
                 assert row is not None
                 return _claimed(row)
 
-    def finish(self, job_id: str, outcome: IngestOutcome, *, chunk_count: int = 0) -> None:
-        """Mark a job done."""
-        self._close(job_id, JobStatus.DONE, outcome=outcome, chunk_count=chunk_count)
+    def renew_lease(self, job: ClaimedJob, lease_s: float) -> bool:
+        """Extend the claim on a running job by ``lease_s`` from now (the heartbeat); False when
+        the claim is lost (its lease ran out and another worker took the job)."""
+        with self._session() as s:
+            renewed = s.execute(
+                update(_JobRow)
+                .where(_holds(job))
+                .values(lease_expires_at=_now() + timedelta(seconds=lease_s))
+            )
+            return bool(renewed.rowcount == 1)  # type: ignore[attr-defined]
 
-    def fail(self, job_id: str, error: str) -> None:
-        """Mark a job failed with a one-line reason."""
-        self._close(job_id, JobStatus.FAILED, outcome=IngestOutcome.FAILED, error=error)
+    def finish(
+        self, job: str | ClaimedJob, outcome: IngestOutcome, *, chunk_count: int = 0
+    ) -> bool:
+        """Mark a job done; given the claim, only while it still holds (False if lost)."""
+        return self._close(job, JobStatus.DONE, outcome=outcome, chunk_count=chunk_count)
+
+    def fail(self, job: str | ClaimedJob, error: str) -> bool:
+        """Mark a job failed with a one-line reason; given the claim, only while it holds."""
+        return self._close(job, JobStatus.FAILED, outcome=IngestOutcome.FAILED, error=error)
 
     def requeue_claimed(self, worker: str) -> list[str]:
         """Put back in the queue the jobs ``worker`` was running when it stopped (called at its
-        start-up, before it claims anything); returns their ids."""
+        start-up, before it claims anything, so they need not wait for their lease to run
+        out); returns their ids. ``worker`` must name no other live process."""
         with self._session() as s:
             ids = list(
                 s.scalars(
@@ -179,8 +241,8 @@ class JobStore(SqlStore):
             if ids:
                 s.execute(
                     update(_JobRow)
-                    .where(_JobRow.job_id.in_(ids))
-                    .values(status=JobStatus.QUEUED.value, worker=None)
+                    .where(_JobRow.job_id.in_(ids), _JobRow.worker == worker)
+                    .values(status=JobStatus.QUEUED.value, worker=None, lease_expires_at=None)
                 )
             return ids
 
@@ -195,22 +257,70 @@ class JobStore(SqlStore):
 
     def _close(
         self,
-        job_id: str,
+        job: str | ClaimedJob,
         status: JobStatus,
         *,
         outcome: IngestOutcome,
         chunk_count: int | None = None,
         error: str | None = None,
-    ) -> None:
+    ) -> bool:
+        job_id = job if isinstance(job, str) else job.job_id
         with self._session() as s:
-            row = s.get(_JobRow, job_id)
-            if row is None:
+            if s.get(_JobRow, job_id) is None:
                 raise NotFoundError(f"no job {job_id}")
-            row.status = status.value
-            row.outcome = outcome.value
-            row.chunk_count = chunk_count
-            row.error = error
-            row.finished_at = _now()
+            closed = s.execute(
+                update(_JobRow)
+                .where(_JobRow.job_id == job_id if isinstance(job, str) else _holds(job))
+                .values(
+                    status=status.value,
+                    outcome=outcome.value,
+                    chunk_count=chunk_count,
+                    error=error,
+                    finished_at=_now(),
+                    lease_expires_at=None,
+                )
+            )
+            return bool(closed.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def _expired(now: datetime) -> ColumnElement[bool]:
+    """A running job whose worker stopped renewing its lease (or that predates leases)."""
+    return and_(
+        _JobRow.status == JobStatus.RUNNING.value,
+        or_(_JobRow.lease_expires_at.is_(None), _JobRow.lease_expires_at < now),
+    )
+
+
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    return or_(_JobRow.status == JobStatus.QUEUED.value, _expired(now))
+
+
+def _blocked_by_another_job() -> ColumnElement[bool]:
+    """Another job of the same document is running, or was queued before this one and is
+    still queued: this one must wait (module docstring)."""
+    other = aliased(_JobRow)
+    earlier = or_(
+        other.created_at < _JobRow.created_at,
+        and_(other.created_at == _JobRow.created_at, other.job_id < _JobRow.job_id),
+    )
+    return exists().where(
+        other.doc_id == _JobRow.doc_id,
+        other.job_id != _JobRow.job_id,
+        or_(
+            other.status == JobStatus.RUNNING.value,
+            and_(other.status == JobStatus.QUEUED.value, earlier),
+        ),
+    )
+
+
+def _holds(job: ClaimedJob) -> ColumnElement[bool]:
+    """The job is still running under this claim (same worker, same attempt)."""
+    return and_(
+        _JobRow.job_id == job.job_id,
+        _JobRow.status == JobStatus.RUNNING.value,
+        _JobRow.worker == job.worker,
+        _JobRow.attempts == job.attempts,
+    )
 
 
 def _new_row(kind: JobKind, doc_id: str, source_uri: str, submitted_by: str) -> _JobRow:
@@ -232,9 +342,10 @@ def _claimed(row: _JobRow) -> ClaimedJob:
         kind=JobKind(row.kind),
         doc_id=row.doc_id,
         source_uri=row.source_uri,
-        staged_path=Path(row.staged_path) if row.staged_path else None,
+        staged_ref=row.staged_path,
         acl=_acl(row),
         attempts=row.attempts,
+        worker=row.worker or "",
     )
 
 

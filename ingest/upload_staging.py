@@ -1,4 +1,11 @@
-"""Uploaded files waiting for their ingestion job, on local disk under the data directory.
+"""Uploaded files waiting for their ingestion job: the ``UploadStaging`` interface, and its
+default, a folder (``LocalUploadStaging``).
+
+The API stages an upload and queues a job that names it by a *reference* (a string kept in
+the job row); the worker that runs the job, on this host or another, opens the reference as a
+local file for the parser and discards it when the job is over. With several hosts the folder
+must be shared (a volume every API and worker container mounts, see docs/deployment.md);
+another store (an object store) only has to implement the three methods.
 
 The client's file name is never used as a path: each upload gets a directory named by a random
 id, and the file in it a name reduced to safe characters (kept because the parser falls back
@@ -12,13 +19,14 @@ import re
 import shutil
 import unicodedata
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 from urllib.parse import quote
 
-from core.errors import EmptyDocumentError, TooLargeError
+from core.errors import EmptyDocumentError, NotFoundError, TooLargeError
 
 _UNSAFE = re.compile(r"[^\w .-]+")
 _COPY_BLOCK = 1 << 20
@@ -29,9 +37,12 @@ same document (a new version of it)."""
 
 @dataclass(frozen=True)
 class StagedUpload:
-    """An upload on disk, ready to be queued as a job."""
+    """A staged upload, ready to be queued as a job."""
 
-    path: Path
+    ref: str
+    """Names the staged bytes to the staging that holds them (what the job row keeps)."""
+    file_type: str
+    """The extension its content was sniffed as, without the dot."""
     display_name: str
     source_uri: str
     size_bytes: int
@@ -42,8 +53,29 @@ Sniffer = Callable[[Path, str], str]
 """Given the staged file and the client's name, the extension to ingest it as (or raises)."""
 
 
-class UploadStaging:
-    """Writes uploads under ``root`` and removes them when their job is over."""
+class UploadStaging(Protocol):
+    """Where uploads wait for their job: put bytes, get a reference; open it; remove it."""
+
+    def stage(self, stream: BinaryIO, client_name: str) -> StagedUpload:
+        """Store ``stream`` (size limit enforced, typed by its content) under a new reference.
+
+        Raises TooLargeError, EmptyDocumentError, or UnsupportedFormatError, leaving nothing.
+        """
+        ...
+
+    def open(self, ref: str) -> AbstractContextManager[Path]:
+        """The staged file as a local path while the context lasts (named as staged, which
+        the parser may use for a title); NotFoundError when it is gone."""
+        ...
+
+    def discard(self, ref: str) -> None:
+        """Remove a staged upload; a no-op if it is already gone."""
+        ...
+
+
+class LocalUploadStaging:
+    """Stages uploads in a folder, ``root`` (shared between hosts when it is a shared volume);
+    a reference is the upload's path relative to ``root``."""
 
     def __init__(self, root: Path, *, max_bytes: int, sniff: Sniffer) -> None:
         self._root = root
@@ -71,18 +103,37 @@ class UploadStaging:
             shutil.rmtree(folder, ignore_errors=True)
             raise
         return StagedUpload(
-            path=path,
+            ref=path.relative_to(self._root).as_posix(),
+            file_type=extension.lstrip("."),
             display_name=display,
             source_uri=UPLOAD_URI_PREFIX + quote(display, safe=""),
             size_bytes=size,
             sha256=digest,
         )
 
-    def discard(self, path: Path) -> None:
+    @contextmanager
+    def open(self, ref: str) -> Iterator[Path]:
+        """The staged file itself (the folder is shared: nothing to copy)."""
+        path = self._path(ref)
+        if path is None or not path.is_file():
+            raise NotFoundError("the uploaded file is no longer staged; upload it again")
+        yield path
+
+    def discard(self, ref: str) -> None:
         """Remove a staged upload (its whole folder); a no-op if it is already gone."""
-        folder = path.parent
-        if folder.parent == self._root:  # never walk outside the staging root
-            shutil.rmtree(folder, ignore_errors=True)
+        path = self._path(ref)
+        if path is not None:
+            shutil.rmtree(path.parent, ignore_errors=True)
+
+    def _path(self, ref: str) -> Path | None:
+        """The file a reference names, or None if it names anything but a file in an upload's
+        folder right under the root (references written before they were relative are paths
+        that include the root)."""
+        given = Path(ref)
+        path = given if given.parent.parent == self._root else self._root / ref
+        if path.parent.parent != self._root or ".." in PurePosixPath(ref).parts:
+            return None
+        return path
 
     def _copy(self, stream: BinaryIO, target: Path) -> tuple[int, str]:
         size = 0

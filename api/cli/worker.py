@@ -1,7 +1,12 @@
 """``citewise worker``: run the ingestion jobs the API queues, in a process of its own.
 
-For the scaled deployment, where the API runs with ``api.run_jobs: false`` and the index is a
-Qdrant server both processes can reach (the embedded index admits one process at a time).
+For the scaled deployment, where the API runs with ``api.run_jobs: false``, the registry (and
+its job queue) is PostgreSQL, the index is a Qdrant server every process can reach (the
+embedded index admits one process at a time), and uploads are staged in a folder the API and
+every worker share (``ingest.staging_dir``). Run as many workers, on as many hosts, as needed:
+each claims jobs under a lease it renews while the job runs, any worker takes over the job of
+a worker that died once its lease runs out, and a document's jobs run one at a time, in the
+order they were queued.
 """
 
 from __future__ import annotations
@@ -29,8 +34,9 @@ def worker(
 ) -> None:
     """Run queued ingestion jobs (uploads, deletes) until stopped by Ctrl-C or SIGTERM.
 
-    Jobs this worker was running when it last stopped are resumed first; a job in progress at
-    shutdown is finished if it can be within 30 s, else resumed at the next start.
+    Jobs this worker (its ``ingest.worker_id``) was running when it last stopped are resumed
+    first; a dead worker's jobs are taken over once their lease (``ingest.job_lease_s``) runs
+    out. A job in progress at shutdown is finished if it can be within 30 s, else resumed.
     """
     settings = load_settings(config)
     stop = threading.Event()

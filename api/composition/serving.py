@@ -28,7 +28,7 @@ from ingest.job_runner import JobRunner
 from ingest.job_store import JobStore
 from ingest.parser_pool import ParserPool
 from ingest.unstructured_adapter.sniffing import sniff_extension
-from ingest.upload_staging import UploadStaging
+from ingest.upload_staging import LocalUploadStaging
 from store.feedback_store import FeedbackStore
 from store.key_store import ApiKeyStore
 from store.review_store import ReviewStore
@@ -69,8 +69,8 @@ def open_document_service(
     and later stopped."""
     with ExitStack() as stack:
         jobs = stack.enter_context(closing(JobStore(settings.registry_url)))
-        staging = UploadStaging(
-            settings.data_dir / "uploads",
+        staging = LocalUploadStaging(
+            settings.ingest.staging_dir or settings.data_dir / "uploads",
             max_bytes=int(settings.api.max_upload_mb * 1_000_000),
             sniff=sniff_extension,
         )
@@ -92,6 +92,8 @@ def open_document_service(
                 default_acl=Acl(groups=settings.acl.default_groups),
                 worker_id=settings.ingest.worker_id or socket.gethostname(),
                 max_attempts=settings.ingest.max_job_attempts,
+                poll_s=settings.ingest.job_poll_s,
+                lease_s=settings.ingest.job_lease_s,
             )
             runner.start()
             stack.callback(runner.stop)

@@ -23,7 +23,7 @@ from core.models import Acl
 from core.settings import Settings
 from ingest.job_store import JobStore
 from ingest.unstructured_adapter.sniffing import sniff_extension
-from ingest.upload_staging import UploadStaging
+from ingest.upload_staging import LocalUploadStaging
 from retrieval.embedder import MINILM_DIMENSION
 from retrieval.qdrant_edge_index import QdrantEdgeIndex
 from store.key_store import ApiKeyStore
@@ -145,7 +145,7 @@ def test_a_separate_worker_runs_queued_jobs_and_stops_on_sigterm(tmp_path: Path)
     data.mkdir()
     settings = Settings.load(data_dir=data)
     # What the API does on an upload, here without an API: stage the file, queue the job.
-    staging = UploadStaging(data / "uploads", max_bytes=10**6, sniff=sniff_extension)
+    staging = LocalUploadStaging(data / "uploads", max_bytes=10**6, sniff=sniff_extension)
     staged = staging.stage(io.BytesIO(b"# Lockers\n\nLockers open with your badge.\n"), "l.md")
     jobs = JobStore(settings.registry_url)
     job = jobs.submit_upload(
@@ -154,7 +154,7 @@ def test_a_separate_worker_runs_queued_jobs_and_stops_on_sigterm(tmp_path: Path)
         filename=staged.display_name,
         file_type="md",
         size_bytes=staged.size_bytes,
-        staged_path=staged.path,
+        staged_ref=staged.ref,
         acl=Acl(groups=("public",)),
         submitted_by="ada",
     )

@@ -12,7 +12,7 @@ from core.settings import Settings
 from ingest.job_runner import JobRunner
 from ingest.job_store import JobStore
 from ingest.unstructured_adapter.sniffing import sniff_extension
-from ingest.upload_staging import UploadStaging
+from ingest.upload_staging import LocalUploadStaging
 from tests.conftest import SAMPLE_CORPUS
 from tests.integration.conftest import CountingEmbedder
 
@@ -32,7 +32,7 @@ def _runner(settings: Settings, store: composition.Store, *, max_attempts: int) 
         pipeline=composition.build_pipeline(settings, store),
         writer=store.writer,
         registry=store.registry,
-        staging=UploadStaging(
+        staging=LocalUploadStaging(
             settings.data_dir / "uploads", max_bytes=10_000_000, sniff=sniff_extension
         ),
         default_acl=Acl(groups=("public",)),
