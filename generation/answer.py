@@ -24,7 +24,7 @@ from generation.condense import condense_request, needs_condensing, read_condens
 from generation.finalize import AnswerChecker
 from generation.generator import Generator
 from generation.prompting import Prompt, PromptBuilder
-from retrieval.context import AssemblyOptions, ContextAssembler, Source
+from retrieval.context import ContextAssembler, Source
 from retrieval.query import AccessScope, SearchFilters, SearchMode
 from retrieval.search import Searcher
 from retrieval.selection import SimilaritySelector
@@ -101,26 +101,26 @@ class AnswerService:
         searcher: Searcher,
         generator: Generator,
         checker: AnswerChecker,
+        assembler: ContextAssembler,
+        prompts: PromptBuilder,
         *,
-        assembly: AssemblyOptions | None = None,
         policy: AbstentionPolicy | None = None,
         options: AnswerOptions | None = None,
         selector: SimilaritySelector | None = None,
     ) -> None:
-        """``checker`` decides what of the model's text the reader is shown; ``policy`` (the
-        same one the checker abstains with) decides when to abstain before generation;
-        ``selector``, when given, keeps only the hits closest to the question for the
-        prompt."""
+        """``checker`` decides what of the model's text the reader is shown; ``assembler``
+        numbers the sources within the context budget and ``prompts`` builds the prompt from
+        them (both measured in ``generator``'s tokens); ``policy`` (the same one the checker
+        abstains with) decides when to abstain before generation; ``selector``, when given,
+        keeps only the hits closest to the question for the prompt."""
         self._searcher = searcher
         self._generator = generator
         self._checker = checker
         self._policy = policy or AbstentionPolicy()
         self._options = options or AnswerOptions()
         self._selector = selector
-        self._assembler = ContextAssembler(
-            GeneratorTokenCounter(generator), searcher.index, assembly
-        )
-        self._prompts = PromptBuilder(generator, answer_tokens=self._options.max_answer_tokens)
+        self._assembler = assembler
+        self._prompts = prompts
 
     @property
     def generator(self) -> Generator:

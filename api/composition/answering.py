@@ -8,7 +8,7 @@ from api.composition.indexing import build_embedder, build_searcher
 from core.errors import ConfigError
 from core.settings import Settings
 from generation.abstention import AbstentionPolicy
-from generation.answer import AnswerOptions, AnswerService
+from generation.answer import AnswerOptions, AnswerService, GeneratorTokenCounter
 from generation.cross_encoder_judge import CrossEncoderJudge, trained_judge_exists
 from generation.finalize import AnswerChecker, CheckOptions
 from generation.generator import Generator
@@ -16,7 +16,8 @@ from generation.grounding import LexicalEmbeddingJudge, SupportJudge
 from generation.llama_cpp_generator import LlamaCppGenerator
 from generation.llm_judge import LlmJudge
 from generation.model_store import ProgressCallback, resolve_model_path
-from retrieval.context import AssemblyOptions
+from generation.prompting import PromptBuilder
+from retrieval.context import AssemblyOptions, ContextAssembler
 from retrieval.embedder import Embedder
 from retrieval.index import VectorIndex
 from retrieval.memo_embedder import MemoEmbedder
@@ -139,13 +140,21 @@ def build_answer_service(
         ),
         embedder=checking,
     )
-    return AnswerService(
-        build_searcher(settings, index, embedder=embedder),
-        generator or build_generator(settings),
-        checker,
-        assembly=AssemblyOptions(
+    generator = generator or build_generator(settings)
+    # The context budget and the prompt window are both measured in the model's own tokens.
+    assembler = ContextAssembler(
+        GeneratorTokenCounter(generator),
+        index,
+        AssemblyOptions(
             budget_tokens=settings.search.context_tokens, neighbours=settings.search.neighbours
         ),
+    )
+    return AnswerService(
+        build_searcher(settings, index, embedder=embedder),
+        generator,
+        checker,
+        assembler,
+        PromptBuilder(generator, answer_tokens=settings.llm.max_answer_tokens),
         policy=policy,
         options=AnswerOptions(
             k=settings.search.k,

@@ -22,11 +22,19 @@ from core.models import Acl, Chunk, Principal
 from core.settings import Settings
 from evals.dataset import EvalExample
 from generation.abstention import AbstentionPolicy
-from generation.answer import AnswerOptions, AnswerService, DeltaEvent, FinalEvent
+from generation.answer import (
+    AnswerOptions,
+    AnswerService,
+    DeltaEvent,
+    FinalEvent,
+    GeneratorTokenCounter,
+)
 from generation.answer_types import Answer
 from generation.finalize import AnswerChecker
 from generation.grounding import LexicalEmbeddingJudge
+from generation.prompting import PromptBuilder
 from ingest.document_service import DocumentService
+from retrieval.context import ContextAssembler
 from retrieval.index import IndexedChunk
 from retrieval.qdrant_client_index import QdrantClientIndex
 from retrieval.qdrant_edge_bm25 import QdrantBm25Encoder
@@ -326,10 +334,13 @@ def real_answers() -> Iterator[AnswerService]:
         "Hotels are reimbursed up to $240 per night in major cities [1]. "
         "Executives may claim up to $900 per night [1]."
     )
+    generator = FakeGenerator([reply])
     yield AnswerService(
         Searcher(index, embedder, sparse),
-        FakeGenerator([reply]),
+        generator,
         AnswerChecker(LexicalEmbeddingJudge(embedder), embedder=embedder),
+        ContextAssembler(GeneratorTokenCounter(generator), index),
+        PromptBuilder(generator, answer_tokens=AnswerOptions().max_answer_tokens),
         policy=AbstentionPolicy(min_retrieval_similarity=0.2),
         options=AnswerOptions(k=3),
     )

@@ -13,6 +13,7 @@ from generation.answer import (
     AnswerService,
     DeltaEvent,
     FinalEvent,
+    GeneratorTokenCounter,
     SourcesEvent,
 )
 from generation.answer_types import (
@@ -25,6 +26,8 @@ from generation.answer_types import (
 )
 from generation.finalize import AnswerChecker
 from generation.grounding import LexicalEmbeddingJudge
+from generation.prompting import PromptBuilder
+from retrieval.context import ContextAssembler
 from retrieval.index import IndexedChunk
 from retrieval.qdrant_client_index import QdrantClientIndex
 from retrieval.qdrant_edge_bm25 import QdrantBm25Encoder
@@ -69,12 +72,24 @@ def index() -> Iterator[QdrantClientIndex]:
     index.close()
 
 
+def context(
+    generator: FakeGenerator, index: QdrantClientIndex
+) -> tuple[ContextAssembler, PromptBuilder]:
+    """What the composition root hands the service: the context assembler and the prompt
+    builder, both counting the generator's tokens."""
+    return (
+        ContextAssembler(GeneratorTokenCounter(generator), index),
+        PromptBuilder(generator, answer_tokens=AnswerOptions().max_answer_tokens),
+    )
+
+
 def service(index: QdrantClientIndex, generator: FakeGenerator, **options: object) -> AnswerService:
     embedder = FakeEmbedder()
     return AnswerService(
         Searcher(index, embedder, QdrantBm25Encoder()),
         generator,
         AnswerChecker(LexicalEmbeddingJudge(embedder), embedder=embedder),
+        *context(generator, index),
         policy=AbstentionPolicy(min_retrieval_similarity=0.2),
         options=AnswerOptions(k=3, **options),  # type: ignore[arg-type]
     )
@@ -127,10 +142,12 @@ def test_the_demo_salary_question_abstains_when_its_only_answer_is_unsupported(
         "This can be found in the Northwind Robotics IT Handbook [1]."
     )
     embedder = FakeEmbedder()
+    generator = FakeGenerator([reply])
     answers = AnswerService(
         Searcher(index, embedder, QdrantBm25Encoder()),
-        FakeGenerator([reply]),
+        generator,
         AnswerChecker(LexicalEmbeddingJudge(embedder), embedder=embedder),
+        *context(generator, index),
         policy=AbstentionPolicy(min_retrieval_similarity=None),  # the model is asked
     )
     answer = answers.answer("What is the salary band for an L3 engineer?", EMPLOYEE)
@@ -197,6 +214,7 @@ def test_warm_up_loads_the_generator_and_a_judge_that_has_a_model(
         Searcher(index, FakeEmbedder(), QdrantBm25Encoder()),
         generator,
         AnswerChecker(judge),
+        *context(generator, index),
         policy=AbstentionPolicy(min_retrieval_similarity=0.2),
     ).warm_up()
     assert generator.warmed and judge.warmed
