@@ -248,8 +248,8 @@ def _figure_key(raw: str) -> str:
 def _stem_key(word: str) -> str:
     """The Snowball stem of a content word; "" for stop words, generic words and letters."""
     lower = word.lower().replace("\u2019", "'")
-    if lower.endswith("'s"):
-        lower = lower[:-2]
+    if "'" in lower:  # "company's" -> company, "I'm" -> i, "don't" -> do
+        lower = lower.split("'")[0].removesuffix("n" if lower.endswith("n't") else "")
     if len(lower) < 2 or lower in _stop_words() or lower in _GENERIC:
         return ""
     stem = _stemmer().stem(lower)

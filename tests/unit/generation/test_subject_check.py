@@ -107,3 +107,9 @@ def test_a_wrapped_line_is_not_a_boundary_but_a_list_item_is() -> None:
     assert figure_subject_mismatches("Mileage driven is paid at $0.67 per mile.", wrapped) == []
     listed = "Mileage driven on company business\n- $0.67 for parking fees"
     assert figure_subject_mismatches("Mileage driven is paid at $0.67.", listed)
+
+
+def test_a_question_echoed_in_the_answer_is_not_its_subject() -> None:
+    evidence = "In London, hotels are reimbursed up to $310 per night."
+    claim = "The most I can spend on a hotel when I'm in London is $310 per night."
+    assert figure_subject_mismatches(claim, evidence) == []
