@@ -210,13 +210,14 @@ def run_tradeoff(
     data: QaDataset,
     axes: Mapping[str, Sequence[Any]],
     *,
+    examples: Sequence[EvalExample] | None = None,
     out_dir: Path,
     system: EvalSystem,
     bar: Bar = no_bar,
 ) -> list[SweepPoint]:
-    """Answer the dataset under every combination of ``axes`` (``section.setting`` → values)
-    and return the reference-checked outcomes per combination; model replies come from the
-    run cache, so only uncached prompts are generated."""
+    """Answer ``examples`` (default: the whole dataset) under every combination of ``axes``
+    (``section.setting`` → values) and return the reference-checked outcomes per combination;
+    model replies come from the run cache, so only uncached prompts are generated."""
     points = grid(axes)
     settings = eval_settings(settings, out_dir, data, system.pipeline_id(settings))
     embedder = system.embedder(settings)
@@ -233,4 +234,5 @@ def run_tradeoff(
         # come from older code. The model's replies come from the reply cache.
         cache = GenerationCache(out_dir / "cache" / f"{data.name}.jsonl", fresh=True)
         with bar("settings", len(points)) as advance:
-            return sweep(data.examples, points, backend_for, cache, embedder, progress=advance)
+            chosen = data.examples if examples is None else examples
+            return sweep(chosen, points, backend_for, cache, embedder, progress=advance)

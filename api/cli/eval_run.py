@@ -100,6 +100,7 @@ def tradeoff(
         Path | None, typer.Option("--config", help="Settings YAML of the system under test.")
     ] = None,
     corpus: Annotated[Path | None, typer.Option(help="Corpus folder of a .jsonl dataset.")] = None,
+    limit: Annotated[int | None, typer.Option(help="Only the first N questions.")] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Runs, caches, indexes.")] = Path(
         ".citewise-eval"
     ),
@@ -111,7 +112,13 @@ def tradeoff(
         data = load_dataset(dataset, corpus=corpus)
         axes = dict(parse_axis(a) for a in axis)
         results = run_tradeoff(
-            settings, data, axes, out_dir=out_dir, system=CompositionEvalSystem(), bar=bar
+            settings,
+            data,
+            axes,
+            examples=choose_examples(data.examples, limit=limit),
+            out_dir=out_dir,
+            system=CompositionEvalSystem(),
+            bar=bar,
         )
     except CitewiseError as e:
         raise fail(e) from e
