@@ -183,6 +183,8 @@ class JobStore(SqlStore):
                 if found is None:
                     return None
                 job_id, status = found
+                # Read after the query: no earlier than the end of the job this one waited for.
+                claimed_at = _now()
                 still = (
                     _JobRow.status == JobStatus.QUEUED.value
                     if status == JobStatus.QUEUED.value
@@ -195,8 +197,8 @@ class JobStore(SqlStore):
                         status=JobStatus.RUNNING.value,
                         worker=worker,
                         attempts=_JobRow.attempts + 1,
-                        started_at=now,
-                        lease_expires_at=now + timedelta(seconds=lease_s),
+                        started_at=claimed_at,
+                        lease_expires_at=claimed_at + timedelta(seconds=lease_s),
                     )
                 )
                 if taken.rowcount != 1:  # type: ignore[attr-defined]
@@ -265,9 +267,7 @@ class JobStore(SqlStore):
         error: str | None = None,
     ) -> bool:
         job_id = job if isinstance(job, str) else job.job_id
-        with self._session() as s:
-            if s.get(_JobRow, job_id) is None:
-                raise NotFoundError(f"no job {job_id}")
+        with self._session() as s:  # write first: on SQLite a read would have to upgrade
             closed = s.execute(
                 update(_JobRow)
                 .where(_JobRow.job_id == job_id if isinstance(job, str) else _holds(job))
@@ -280,7 +280,11 @@ class JobStore(SqlStore):
                     lease_expires_at=None,
                 )
             )
-            return bool(closed.rowcount == 1)  # type: ignore[attr-defined]
+            if closed.rowcount == 1:  # type: ignore[attr-defined]
+                return True
+            if s.get(_JobRow, job_id) is None:
+                raise NotFoundError(f"no job {job_id}")
+            return False
 
 
 def _expired(now: datetime) -> ColumnElement[bool]:
