@@ -5,7 +5,8 @@ abstention check before generation, the prompt and the generator, then hands the
 to ``AnswerChecker.finalize``:
 
 1. markers are parsed and uncited factual sentences attributed to a supporting source;
-2. every claim is judged against the sources it cites (``check_answer``);
+2. every claim is judged against the sources it cites (``check_answer``); a claim its own
+   citation does not support, but another source does, cites that source instead;
 3. under ``withhold`` (the default) unsupported claims are cut from the text and listed in
    ``Answer.withheld`` with their reason; under ``flag`` they stay, flagged in the verdicts
    (for debugging and evaluation only);
@@ -32,7 +33,7 @@ from generation.answer_types import (
     SentenceVerdict,
     WithheldStatement,
 )
-from generation.attribution import attribute_uncited
+from generation.attribution import attribute_uncited, recite
 from generation.citations import parse_answer, resolve_citations, strip_markers
 from generation.grounding import GroundingReport, SupportJudge, WarmableJudge, check_answer
 from generation.relevance import AnswerRelevance, Quote
@@ -54,7 +55,8 @@ class CheckOptions:
     """What the check does with its verdicts (see ``AnswerSettings``).
 
     ``withhold``: cut unsupported claims from the text (else flag them).
-    ``attribute_uncited``: cite, for an uncited factual sentence, the source supporting it.
+    ``attribute_uncited``: cite, for an uncited factual sentence or one whose citation does
+    not hold, the source of the context that supports it.
     ``min_relevance``: a supported claim must score at least this against the question, else
     the answer is off the question (None: no relevance check).
     ``quote_min_relevance``: quote a source sentence that scores at least this when the
@@ -118,6 +120,18 @@ class AnswerChecker:
             attribution = attribute_uncited(parsed, context, self._judge)
             parsed, attributed = attribution.parsed, attribution.attributed
         report = check_answer(parsed, context, self._judge, remove_unsupported=options.withhold)
+        if options.attribute_uncited:
+            miscited = [
+                i
+                for i, v in enumerate(report.verdicts)
+                if v.kind is SentenceKind.CLAIM and not v.supported and v.cited
+            ]
+            fixed = recite(parsed, context, self._judge, miscited)
+            if fixed.attributed:
+                parsed, attributed = fixed.parsed, attributed | fixed.attributed
+                report = check_answer(
+                    parsed, context, self._judge, remove_unsupported=options.withhold
+                )
         verdicts = tuple(
             v.model_copy(update={"attributed": True}) if i in attributed else v
             for i, v in enumerate(report.verdicts)

@@ -72,9 +72,18 @@ def asks_for_figure(question: str) -> bool:
     return bool(_ASKS_FOR_FIGURE.search(question))
 
 
+_FREQUENCY = re.compile(
+    r"\b(?:daily|weekly|biweekly|fortnightly|monthly|quarterly|yearly|annually|hourly|"
+    r"once|twice|every (?:day|week|month|quarter|year)|each (?:day|week|month|quarter|year)|"
+    r"per (?:day|week|month|quarter|year|night|trip|person|mile))\b",
+    re.IGNORECASE,
+)
+
+
 def states_figure(text: str) -> bool:
-    """True when ``text`` states a number, amount, time or month."""
-    return bool(facts(text, word_one=False))
+    """True when ``text`` states a number, amount, time, month or frequency ("quarterly",
+    "twice a year" answer "how often")."""
+    return bool(facts(text, word_one=False)) or bool(_FREQUENCY.search(text))
 
 
 @dataclass(frozen=True)

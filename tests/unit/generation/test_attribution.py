@@ -1,4 +1,4 @@
-from generation.attribution import attribute_uncited
+from generation.attribution import attribute_uncited, recite
 from generation.citations import parse_answer
 from generation.finalize import AnswerChecker, CheckOptions
 from generation.grounding import LexicalEmbeddingJudge
@@ -52,3 +52,26 @@ def test_finalize_marks_attributed_verdicts_and_can_be_turned_off() -> None:
         CONTEXT, text
     )
     assert strict.abstained and not strict.citations
+
+
+def test_a_claim_whose_citation_does_not_hold_cites_the_source_that_does() -> None:
+    for text in (
+        "Meals are reimbursed up to $75 per day [1].",
+        "Meals are reimbursed up to $75 per day. [1]",
+    ):
+        parsed = parse_answer(text, 2)
+        result = recite(parsed, CONTEXT, judge(), [0])
+        assert result.parsed.text == "Meals are reimbursed up to $75 per day [2].", text
+        assert result.attributed == frozenset({0})
+    # Nothing else supports it: the claim keeps its citation (and will be withheld).
+    wrong = parse_answer("Meals are reimbursed up to $99 per day [1].", 2)
+    assert recite(wrong, CONTEXT, judge(), [0]).parsed == wrong
+
+
+def test_finalize_recites_a_miscited_claim_and_marks_it_attributed() -> None:
+    answer = AnswerChecker(judge()).finalize(
+        CONTEXT, "Meals are reimbursed up to $75 per day while travelling [1]."
+    )
+    assert not answer.abstained and answer.withheld == ()
+    assert [c.number for c in answer.citations] == [2]
+    assert answer.verdicts[0].attributed and answer.verdicts[0].supported

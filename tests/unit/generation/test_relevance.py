@@ -55,3 +55,9 @@ def test_a_question_of_several_parts_is_scored_part_by_part() -> None:
     assert relevance.claim_scores(
         "How soon must I finish the security training?", [training], [""], [""]
     ) == [0.0]
+
+
+def test_a_frequency_answers_how_often() -> None:
+    assert states_figure("Impact awards are handed out quarterly at the kick-off.")
+    assert states_figure("Reviews happen twice a year.")
+    assert not states_figure("Impact awards recognise great work.")
