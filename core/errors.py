@@ -24,6 +24,12 @@ class CitewiseError(Exception):
         return str(self.args[0]) if self.args else type(self).__name__
 
 
+class InvalidInputError(CitewiseError, ValueError):
+    """What a caller sent is not acceptable (an empty question, an ACL naming no reader): the
+    caller's mistake, told back to them. It is also a ``ValueError``, for callers that catch
+    that."""
+
+
 class ConfigError(CitewiseError):
     """Settings or a policy file are invalid."""
 

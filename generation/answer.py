@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from core.errors import InvalidInputError
 from core.models import Principal
 from generation.abstention import AbstentionPolicy
 from generation.answer_types import Answer, ChatMessage, FinishReason
@@ -217,7 +218,7 @@ class AnswerService:
         """Everything before generation: condense, retrieve, assemble, abstain early or build
         the prompt (evals and benchmarks use it to see exactly what the model is shown)."""
         if not question.strip():
-            raise ValueError("the question is empty")
+            raise InvalidInputError("the question is empty")
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         standalone = self.condense(question, history)

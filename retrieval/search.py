@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from core.errors import InvalidInputError
 from core.models import Principal
 from retrieval.embedder import Embedder
 from retrieval.index import VectorIndex
@@ -82,7 +83,7 @@ class Searcher:
         ``exact`` bypasses HNSW (brute force), for measuring the approximate index's recall.
         """
         if not text.strip():
-            raise ValueError("the search query is empty")
+            raise InvalidInputError("the search query is empty")
         options = self._options
         mode = mode or options.mode
         limit = k or options.k

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import DateTime, String, Text, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from core.errors import InvalidInputError
 from store.sql_store import SqlStore
 
 Rating = Literal["up", "down"]
@@ -76,16 +77,16 @@ class FeedbackStore(SqlStore):
     ) -> Feedback:
         """Store feedback by ``user_id`` on answer ``answer_id``, stamped now (UTC).
 
-        Raises ValueError for an empty answer or user id, a rating other than ``up`` or
+        Raises InvalidInputError for an empty answer or user id, a rating other than ``up`` or
         ``down``, or a comment over ``MAX_COMMENT`` characters.
         """
         answer_id, user_id = answer_id.strip(), user_id.strip()
         if not answer_id or not user_id:
-            raise ValueError("feedback needs a non-empty answer id and user id")
+            raise InvalidInputError("feedback needs a non-empty answer id and user id")
         if rating not in RATINGS:
-            raise ValueError(f"rating must be one of {', '.join(RATINGS)}, not {rating!r}")
+            raise InvalidInputError(f"rating must be one of {', '.join(RATINGS)}, not {rating!r}")
         if comment is not None and len(comment) > MAX_COMMENT:
-            raise ValueError(f"comment is longer than {MAX_COMMENT} characters")
+            raise InvalidInputError(f"comment is longer than {MAX_COMMENT} characters")
         row = _FeedbackRow(
             feedback_id=uuid4().hex,
             answer_id=answer_id,

@@ -36,7 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from core.errors import CitewiseError, NotFoundError
+from core.errors import CitewiseError, InvalidInputError, NotFoundError
 from core.models import Principal
 from store.feedback_store import Feedback, FeedbackRow, to_feedback
 from store.sql_store import SqlStore
@@ -235,13 +235,15 @@ class ReviewStore(SqlStore, Generic[AnswerT]):
         corrected_answer: str | None = None,
     ) -> LoggedAnswer[AnswerT]:
         """Store a reviewer's verdict on a logged answer (replacing an earlier one), stamped
-        now (UTC). NotFoundError if the answer was not logged; ValueError for a verdict other
-        than ``correct`` / ``incorrect``, an empty reviewer or an over-long field."""
+        now (UTC). NotFoundError if the answer was not logged; InvalidInputError for a verdict
+        other than ``correct`` / ``incorrect``, an empty reviewer or an over-long field."""
         reviewer_id = reviewer_id.strip()
         if verdict not in VERDICTS:
-            raise ValueError(f"verdict must be one of {', '.join(VERDICTS)}, not {verdict!r}")
+            raise InvalidInputError(
+                f"verdict must be one of {', '.join(VERDICTS)}, not {verdict!r}"
+            )
         if not reviewer_id:
-            raise ValueError("a review needs a reviewer id")
+            raise InvalidInputError("a review needs a reviewer id")
         note, source, corrected_answer = (
             _blank_to_none(v) for v in (note, source, corrected_answer)
         )
@@ -251,7 +253,7 @@ class ReviewStore(SqlStore, Generic[AnswerT]):
             ("corrected answer", corrected_answer, MAX_CORRECTED),
         ):
             if value is not None and len(value) > limit:
-                raise ValueError(f"the {name} is longer than {limit} characters")
+                raise InvalidInputError(f"the {name} is longer than {limit} characters")
         with self._session() as s:
             if s.get(_LoggedRow, answer_id) is None:
                 raise NotFoundError(f"no logged answer {answer_id}")

@@ -11,7 +11,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api.http.dependencies import AnswerLogDep, AnswersDep, Caller, SearcherDep
 from api.http.metrics import MetricsDep
-from api.http.problems import problem
+from api.http.problems import problem, stream_problem
 from api.http.review_routes import record_answer, record_events
 from api.http.schemas import AskRequest, SearchHit, SearchRequest, SearchResponse
 from core.errors import CitewiseError
@@ -115,6 +115,8 @@ def _sse(events: Iterator[AnswerEvent]) -> Iterator[ServerSentEvent]:
             elif isinstance(event, FinalEvent):
                 yield ServerSentEvent(event.answer.model_dump_json(), event="answer")
     except CitewiseError as e:
-        yield ServerSentEvent(
-            json.dumps({"title": type(e).__name__, "detail": e.message}), event="error"
-        )
+        shown, rid = stream_problem(e, where="POST /v1/ask (stream)")
+        body: dict[str, object] = {"title": shown.title, "detail": shown.detail}
+        if rid is not None:
+            body["request_id"] = rid
+        yield ServerSentEvent(json.dumps(body), event="error")

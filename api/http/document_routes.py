@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Response, UploadFile
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from api.http.dependencies import Caller, DocumentsDep, SettingsDep
+from core.errors import InvalidInputError
 from core.models import Acl, Document, IngestJob, Principal
 from core.settings import Settings
 
@@ -59,7 +60,9 @@ class AclUpdate(BaseModel):
         users = [u.strip() for u in self.users if u.strip()]
         groups = [g.strip() for g in self.groups if g.strip()]
         if not users and not groups:
-            raise ValueError("an ACL must name at least one user or group ('public': everyone)")
+            raise InvalidInputError(
+                "an ACL must name at least one user or group ('public': everyone)"
+            )
         return Acl(users=tuple(dict.fromkeys(users)), groups=tuple(dict.fromkeys(groups)))
 
 
@@ -86,7 +89,13 @@ def upload_document(
     existing one keeps its own."""
     acl = None
     if acl_groups or acl_users:
-        acl = AclUpdate(users=acl_users or [], groups=acl_groups or []).to_acl()
+        try:
+            update = AclUpdate(users=acl_users or [], groups=acl_groups or [])
+        except ValidationError as e:  # form fields, so not checked by FastAPI's body validation
+            first = e.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            raise InvalidInputError(f"acl_{where}: {first['msg']}") from e
+        acl = update.to_acl()
     job = service.upload(file.file, file.filename or "", acl, caller)
     response.headers["Location"] = f"/v1/jobs/{job.job_id}"
     return job

@@ -46,6 +46,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api.http.dependencies import AnswerLogDep, AnswersDep, Caller
 from api.http.metrics import MetricsDep
+from api.http.problems import stream_problem
 from api.http.review_routes import record_answer, record_events
 from core.errors import CitewiseError
 from core.models import heading_line
@@ -261,6 +262,8 @@ def _chunks(
                 )
                 yield chunk({}, "stop")
     except CitewiseError as e:
-        error = {"message": e.message, "type": type(e).__name__, "code": None}
+        shown, rid = stream_problem(e, where="POST /v1/chat/completions (stream)")
+        message = shown.detail if rid is None else f"{shown.detail} (request id {rid})"
+        error = {"message": message, "type": shown.title, "code": None}
         yield ServerSentEvent(json.dumps({"error": error}))
     yield ServerSentEvent("[DONE]")

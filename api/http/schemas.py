@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from generation.answer_types import Role
 from retrieval.query import SearchFilters, SearchMode
@@ -24,6 +24,13 @@ class Filters(_Body):
     )
     modified_after: datetime | None = None
     modified_before: datetime | None = None
+
+    @model_validator(mode="after")
+    def _valid_for_retrieval(self) -> Filters:
+        """Retrieval's own checks (a date range that ends before it starts), run while the
+        request is validated so that they answer 422 like any other invalid field."""
+        self.to_search_filters()
+        return self
 
     def to_search_filters(self) -> SearchFilters:
         """The retrieval layer's filter object."""
