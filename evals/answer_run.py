@@ -23,6 +23,7 @@ from evals.backends import AnswerBackend
 from evals.dataset import EvalExample
 from evals.generation_cache import CachedAnswer, GenerationCache, cache_key
 from evals.reference_checks import Outcome, outcome
+from evals.stats import percentile
 from generation.answer_types import Answer
 from generation.grounding import SupportJudge
 from retrieval.embedder import Embedder
@@ -217,9 +218,9 @@ def summarise(results: Sequence[ExampleResult], judges: Sequence[str]) -> dict[s
         summary[f"{name}.citation_recall"] = _mean([g.citation_recall for g in grades])
         summary[f"{name}.citation_precision"] = _mean([g.citation_precision for g in grades])
     # A cached answer keeps the latency measured when it was generated.
-    latencies = sorted(r.latency_s for r in ok)
-    summary["latency_p50_s"] = statistics.median(latencies) if latencies else None
-    summary["latency_p95_s"] = _quantile(latencies, 0.95)
+    latencies = [r.latency_s for r in ok]
+    summary["latency_p50_s"] = percentile(latencies, 50)
+    summary["latency_p95_s"] = percentile(latencies, 95)
     summary["prompt_tokens"] = _mean([float(r.answer.prompt_tokens) for r in answered if r.answer])
     summary["completion_tokens"] = _mean(
         [float(r.answer.completion_tokens) for r in answered if r.answer]
@@ -288,10 +289,3 @@ def _mean(values: Sequence[float | None]) -> float | None:
 
 def _ratio(part: int, whole: int) -> float | None:
     return part / whole if whole else None
-
-
-def _quantile(sorted_values: Sequence[float], q: float) -> float | None:
-    if not sorted_values:
-        return None
-    index = min(len(sorted_values) - 1, round(q * (len(sorted_values) - 1)))
-    return sorted_values[index]

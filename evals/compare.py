@@ -8,13 +8,15 @@ resampling questions gives the interval of the difference of the means.
 
 from __future__ import annotations
 
-import random
 import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from evals.answer_run import ExampleResult, RunResult
 from evals.reference_checks import Outcome
+from evals.stats import bootstrap_mean_interval
 
 HIGHER_IS_BETTER = {
     "token_f1": True,
@@ -105,14 +107,15 @@ def compare_runs(
     judges = sorted(set(a.judges) & set(b.judges))
     by_id_b = {r.example.id: r for r in b.examples}
     pairs = [(r, by_id_b[r.example.id]) for r in a.examples if r.example.id in by_id_b]
-    rng = random.Random(seed)
+    rng = np.random.default_rng(seed)
     deltas = []
     for metric, value in extractors(judges).items():
         paired = [(value(x), value(y)) for x, y in pairs]
         values = [(x, y) for x, y in paired if x is not None and y is not None]
         if not values:
             continue
-        low, high = _bootstrap([y - x for x, y in values], resamples, rng)
+        differences = [y - x for x, y in values]
+        low, high = bootstrap_mean_interval(differences, rng=rng, resamples=resamples)
         mean_a = statistics.fmean(x for x, _ in values)
         mean_b = statistics.fmean(y for _, y in values)
         deltas.append(
@@ -130,17 +133,6 @@ def compare_runs(
             )
         )
     return deltas
-
-
-def _bootstrap(
-    differences: Sequence[float], resamples: int, rng: random.Random
-) -> tuple[float, float]:
-    """The 2.5th and 97.5th percentiles of the mean difference over resampled questions."""
-    n = len(differences)
-    means = sorted(
-        statistics.fmean(differences[rng.randrange(n)] for _ in range(n)) for _ in range(resamples)
-    )
-    return means[int(0.025 * (resamples - 1))], means[int(0.975 * (resamples - 1))]
 
 
 def _abstention_accuracy(result: ExampleResult) -> float | None:

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import pytrec_eval
 
+from evals.stats import bootstrap_mean_interval
+
 Qrels = Mapping[str, Mapping[str, int]]
 Run = Mapping[str, Mapping[str, float]]
 PerQuery = dict[str, dict[str, float]]
@@ -132,13 +134,6 @@ def bootstrap_interval(
     level: float = 0.95,
 ) -> tuple[float, float]:
     """A percentile bootstrap interval of the mean of per-query values (for a difference
-    between two systems, pass the paired per-query differences)."""
-    data = np.asarray(values, dtype=float)
-    if data.size == 0:
-        raise ValueError("no values to resample")
+    between two systems, pass the paired per-query differences); see ``evals.stats``."""
     rng = np.random.default_rng(seed)
-    picks = rng.integers(0, data.size, size=(samples, data.size))
-    means = data[picks].mean(axis=1)
-    tail = round(50 * (1 - level), 9)  # 2.5 for 95%, without float noise
-    low, high = np.percentile(means, [tail, 100 - tail])
-    return float(low), float(high)
+    return bootstrap_mean_interval(values, rng=rng, resamples=samples, level=level)
