@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-from functools import cache
 
 from pydantic import BaseModel, ConfigDict
 
+from retrieval.stemming import stem, stop_words
+
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
-_STEM = 5
-"""Words match on their first five letters: "expenses" finds "expense" and "expensed"."""
 
 
 class Snippet(BaseModel):
@@ -36,7 +35,7 @@ def make_snippet(text: str, query: str, *, width: int = 240) -> Snippet:
     boundaries, with every matching word marked."""
     terms = query_terms(query)
     words = list(_WORD.finditer(text))
-    matches = [m for m in words if _key(m.group()) in terms]
+    matches = [m for m in words if stem(m.group()) in terms]
     start = 0
     if matches and len(text) > width:
         best = max(
@@ -62,28 +61,17 @@ def make_snippet(text: str, query: str, *, width: int = 240) -> Snippet:
 
 
 def query_terms(query: str) -> frozenset[str]:
-    """The query's content words (stop words removed), as match keys."""
-    stop = _stop_words()
+    """The query's content words (stop words removed), as match keys: their Snowball stems
+    ("expenses", "expense" and "expensed" are all "expens")."""
+    stop = stop_words()
     return frozenset(
-        _key(w.group())
+        stem(w.group())
         for w in _WORD.finditer(query)
         if w.group().lower() not in stop and (len(w.group()) > 1 or w.group().isdigit())
     )
-
-
-def _key(word: str) -> str:
-    return word.lower()[:_STEM]
 
 
 def _word_start(text: str, at: int) -> int:
     while 0 < at < len(text) and text[at - 1].isalnum():
         at -= 1
     return at
-
-
-@cache
-def _stop_words() -> frozenset[str]:
-    # spaCy's English list: already installed (unstructured depends on spaCy), no model needed.
-    from spacy.lang.en.stop_words import STOP_WORDS
-
-    return frozenset(STOP_WORDS)
