@@ -33,8 +33,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from api import composition
-from bench.environment import git_revision, machine
-from bench.results_md import write_section
+from bench.report import git_revision, machine, write_section
 from core.models import Principal
 from core.settings import Settings
 from ingest.acl_policy import AclPolicy

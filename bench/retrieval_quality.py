@@ -39,8 +39,6 @@ import datetime as dt
 import json
 import os
 import random
-import shlex
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -48,9 +46,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from embedding_quality import paired_bootstrap
-from environment import git_revision, machine
-from results_md import write_section
+from report import (
+    OUT_DIR,
+    REPO,
+    RESULTS_MD,
+    add_subsample_options,
+    check_subsample,
+    command_line,
+    markdown_table,
+    paired_bootstrap,
+    provenance,
+    provenance_lines,
+    repo_relative,
+    write_json,
+    write_section,
+)
 
 # SciFact reading, the document run and the metrics live in the evaluation harness.
 from evals.dataset import CorpusDocument, DatasetError
@@ -61,10 +71,7 @@ from evals.retrieval_metrics import per_query_metrics
 from evals.scifact import check_scifact_dir, shared_data_root
 from evals.scifact import load_scifact as read_scifact
 
-REPO = Path(__file__).resolve().parent.parent
-OUT_DIR = REPO / "bench" / "out"
 OUT_JSON = OUT_DIR / "retrieval_quality.json"
-RESULTS_MD = REPO / "bench" / "RESULTS.md"
 SECTION_TITLE = "## Retrieval quality on SciFact (bench/retrieval_quality.py)"
 
 TOP_K = 100
@@ -712,29 +719,23 @@ def table(report: dict[str, Any]) -> str:
     """Every row as a markdown table: test metrics, and the tuning split's nDCG@10."""
     tune = report["tune_split"]
     show_tune = tune != "test"
-    head = "| bm25_avg_len | search | nDCG@10 | recall@10 | recall@100 | MRR@10 |"
-    rule = "|--:|---|--:|--:|--:|--:|"
+    header = ["bm25_avg_len", "search", "nDCG@10", "recall@10", "recall@100", "MRR@10"]
     if show_tune:
-        head += f" {tune} nDCG@10 |"
-        rule += "--:|"
-    head += " ms/query |"
-    rule += "--:|"
+        header.append(f"{tune} nDCG@10")
+    header.append("ms/query")
     chosen = report["analysis"]["chosen"]
-    lines = [head, rule]
+    rows = []
     for row in all_rows(report):
         m = row["metrics"]["test"]
         label = row["label"]
         if row["label"] == chosen["label"] and row["bm25_avg_len"] == chosen["bm25_avg_len"]:
             label = f"**{label}** (chosen)"
-        line = (
-            f"| {row['bm25_avg_len']:g} | {label} | {m['ndcg@10']:.4f} | {m['recall@10']:.4f} "
-            f"| {m['recall@100']:.4f} | {m['mrr@10']:.4f} |"
-        )
+        cells = [f"{row['bm25_avg_len']:g}", label, *(f"{m[name]:.4f}" for name in METRICS)]
         if show_tune:
-            line += f" {row['metrics'][tune]['ndcg@10']:.4f} |"
-        line += f" {row['ms_per_query']:.1f} |"
-        lines.append(line)
-    return "\n".join(lines)
+            cells.append(f"{row['metrics'][tune]['ndcg@10']:.4f}")
+        cells.append(f"{row['ms_per_query']:.1f}")
+        rows.append(cells)
+    return markdown_table(header, rows, text_columns=(1,))
 
 
 def index_summary(report: dict[str, Any], avg_len: float, split: str) -> str:
@@ -797,7 +798,6 @@ def defaults_lines(report: dict[str, Any]) -> list[str]:
 
 def markdown_section(report: dict[str, Any]) -> str:
     """The RESULTS.md section for this run."""
-    m = report["machine"]
     a = report["analysis"]
     limit = ""
     if report["limit_docs"] or report["limit_queries"]:
@@ -827,9 +827,7 @@ def markdown_section(report: dict[str, Any]) -> str:
     lines = [
         SECTION_TITLE,
         "",
-        f"- Date: {report['date']}",
-        f"- Machine: {m['nproc']} cores, {m['cpu_model']}; Python {m['python']}",
-        f"- Code: {report['git']}",
+        *provenance_lines(report),
         f"- Data: `{report['data']}`: SciFact, {report['corpus_docs']} abstracts{limit}; test: "
         f"{counts['test']['queries']} claims ({counts['test']['qrels']} qrels, "
         "`qrels-test.tsv`)"
@@ -986,9 +984,7 @@ def run(args: argparse.Namespace, data: SciFact) -> dict[str, Any]:
             }
         )
     report: dict[str, Any] = {
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "machine": machine(),
-        "git": git_revision(),
+        **provenance(),
         "command": args.command,
         "data": args.data_label,
         "source": data.source,
@@ -1062,10 +1058,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="parse and embed again for every bm25_avg_len (default: replay the first index's "
         "passages and dense vectors; only the BM25 vectors are recomputed)",
     )
-    parser.add_argument("--limit-docs", type=int, default=None, help="quick run: N documents")
-    parser.add_argument(
-        "--limit-queries", type=int, default=None, help="quick run: N queries per split"
-    )
+    add_subsample_options(parser, "quick run: N documents", "quick run: N queries per split")
     parser.add_argument(
         "--no-write", action="store_true", help="print only; leave RESULTS.md and JSON alone"
     )
@@ -1073,18 +1066,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--report-only", action="store_true", help="re-render RESULTS.md from the JSON"
     )
     args = parser.parse_args(argv)
-    for name in ("limit_docs", "limit_queries"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    check_subsample(parser, args)
     args.data = args.data.resolve()
     args.out = args.out.resolve()
-    try:
-        args.data_label = os.path.relpath(args.data, REPO)
-    except ValueError:
-        args.data_label = str(args.data)
-    shown = list(argv if argv is not None else sys.argv[1:])
-    args.command = shlex.join(["python", "bench/retrieval_quality.py", *shown])
+    args.data_label = repo_relative(args.data)
+    args.command = command_line("retrieval_quality.py", argv)
     return args
 
 
@@ -1106,8 +1092,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"\ntotal {report['seconds'] / 60:.1f} min")
     if args.no_write:
         return
-    OUT_JSON.parent.mkdir(parents=True, exist_ok=True)
-    OUT_JSON.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    write_json(OUT_JSON, report)
     write_section(markdown_section(report))
     print(f"wrote {OUT_JSON.relative_to(REPO)} and {RESULTS_MD.relative_to(REPO)}")
 

@@ -52,8 +52,6 @@ import csv
 import datetime as dt
 import json
 import os
-import resource
-import shlex
 import shutil
 import subprocess
 import sys
@@ -65,11 +63,24 @@ from typing import Any
 
 import numpy as np
 import search_corpus
-from environment import git_revision, machine
-from results_md import RESULTS_MD, write_section
+from report import (
+    OUT_DIR,
+    REPO,
+    RESULTS_MD,
+    add_report_options,
+    command_line,
+    disk_mb,
+    load1,
+    markdown_table,
+    peak_rss_mb,
+    percentiles,
+    provenance,
+    provenance_lines,
+    rss_mb,
+    write_json,
+    write_section,
+)
 
-REPO = Path(__file__).resolve().parent.parent
-OUT_DIR = REPO / "bench" / "out"
 WORK_DIR = search_corpus.OUT_DIR
 OUT_JSON = OUT_DIR / "search_latency.json"
 SECTION_TITLE = "## Search latency (bench/search_latency.py)"
@@ -143,45 +154,7 @@ def load_queries(data: Path) -> tuple[list[str], list[str], dict[str, int]]:
     return queries, others[:WARM_UP_QUERIES], {"sec-10q": len(sec), "scifact-test": len(test)}
 
 
-# -- shared measurement helpers ----------------------------------------------------------------
-
-
-def rss_mb() -> float:
-    """Current resident set size of this process."""
-    import psutil
-
-    return psutil.Process().memory_info().rss / 2**20
-
-
-def peak_rss_mb() -> float:
-    """Peak resident set size of this process (``ru_maxrss`` is KiB on Linux)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def disk_mb(path: Path) -> float:
-    """Space allocated on disk under ``path`` (blocks, so sparse files count what they use)."""
-    total = 0
-    for item in [path, *path.rglob("*")] if path.is_dir() else [path]:
-        if item.is_file() and not item.is_symlink():
-            total += item.stat().st_blocks * 512
-    return round(total / 2**20, 1)
-
-
-def load1() -> float:
-    """The 1-minute load average."""
-    return round(os.getloadavg()[0], 2)
-
-
-def percentiles(seconds: Sequence[float]) -> dict[str, float]:
-    """p50/p95/p99/mean/max in milliseconds."""
-    ms = np.asarray(seconds) * 1000
-    return {
-        "p50_ms": round(float(np.percentile(ms, 50)), 2),
-        "p95_ms": round(float(np.percentile(ms, 95)), 2),
-        "p99_ms": round(float(np.percentile(ms, 99)), 2),
-        "mean_ms": round(float(ms.mean()), 2),
-        "max_ms": round(float(ms.max()), 2),
-    }
+# -- timing -------------------------------------------------------------------------------------
 
 
 class Clock:
@@ -790,12 +763,11 @@ def fmt_ms(value: float) -> str:
 
 def table(report: dict[str, Any]) -> str:
     """The markdown results table."""
-    lines = [
-        "| size | system | mode | p50 ms | p95 ms | p99 ms | mean ms | query embedding p50 ms "
-        "| p95 ms excl. query embedding | CPU ms/query | queries | recall@10 vs exact "
-        "| RSS MB (peak) | index on disk MB | open/load s | build s |",
-        "|--:|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
-    ]
+    header = ["size", "system", "mode", "p50 ms", "p95 ms", "p99 ms", "mean ms"]
+    header += ["query embedding p50 ms", "p95 ms excl. query embedding", "CPU ms/query"]
+    header += ["queries", "recall@10 vs exact", "RSS MB (peak)", "index on disk MB"]
+    header += ["open/load s", "build s"]
+    lines = []
     for r in rows(report):
         if r["recall"] is not None:
             recall = f"{r['recall']:.4f}"
@@ -807,13 +779,12 @@ def table(report: dict[str, Any]) -> str:
         disk = r["disk_mb"] if r["disk_mb"] is not None else "- (in memory)"
         build = r["build_s"] if r["build_s"] is not None else "-"
         lines.append(
-            f"| {r['size']:,} | {r['system']} | {r['mode']} | {fmt_ms(r['p50_ms'])} | "
-            f"{fmt_ms(r['p95_ms'])} | {fmt_ms(r['p99_ms'])} | {fmt_ms(r['mean_ms'])} | {embed} | "
-            f"{fmt_ms(r['rest_p95_ms'])} | {fmt_ms(r['cpu_mean_ms'])} | {r['queries']} | "
-            f"{recall} | {r['rss_mb']:.0f} ({r['peak_rss_mb']:.0f}) | {disk} | {r['open_s']} | "
-            f"{build} |"
+            [f"{r['size']:,}", r["system"], r["mode"]]
+            + [fmt_ms(r[key]) for key in ("p50_ms", "p95_ms", "p99_ms", "mean_ms")]
+            + [embed, fmt_ms(r["rest_p95_ms"]), fmt_ms(r["cpu_mean_ms"]), r["queries"], recall]
+            + [f"{r['rss_mb']:.0f} ({r['peak_rss_mb']:.0f})", disk, r["open_s"], build]
         )
-    return "\n".join(lines)
+    return markdown_table(header, lines, text_columns=(1, 2))
 
 
 def check_lines(report: dict[str, Any]) -> list[str]:
@@ -861,14 +832,11 @@ def corpus_line(report: dict[str, Any]) -> str:
 
 def markdown_section(report: dict[str, Any]) -> str:
     """The RESULTS.md section."""
-    m = report["machine"]
     q = report["queries"]
     lines = [
         SECTION_TITLE,
         "",
-        f"- Date: {report['date']}",
-        f"- Machine: {m['nproc']} cores (`nproc`), {m['cpu_model']}; Python {m['python']}",
-        f"- Code: {report['git']}",
+        *provenance_lines(report),
         f"- Command: `{report['command']}`",
         corpus_line(report),
         f"- Queries: {q['count']} measured ({q['per_set']['sec-10q']} SEC 10-Q questions, "
@@ -983,7 +951,7 @@ def how_measured(report: dict[str, Any]) -> list[str]:
 def publish(report: dict[str, Any], *, write: bool) -> None:
     """Checks, table, JSON; with ``write``, RESULTS.md too."""
     report["checks"] = checks(report)
-    OUT_JSON.write_text(json.dumps(report, indent=1) + "\n")
+    write_json(OUT_JSON, report, indent=1)
     print()
     print(table(report))
     print()
@@ -1006,10 +974,8 @@ def run_all(args: argparse.Namespace) -> None:
     steps["corpus"] = round(time.perf_counter() - started, 1)
     queries, warm, per_set = load_queries(args.data)
     report: dict[str, Any] = {
-        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "machine": machine(),
-        "git": git_revision(),
-        "command": shlex.join(["python", "bench/search_latency.py", *sys.argv[1:]]),
+        **provenance(),
+        "command": command_line("search_latency.py"),
         "note": args.note,
         "corpus_chunks": args.corpus_chunks,
         "corpus": corpus,
@@ -1079,11 +1045,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="cap the llama-index timed queries to about this many seconds per size (0: none)",
     )
     parser.add_argument("--baseline-min-queries", type=int, default=50)
-    parser.add_argument("--note", help="a line of context for RESULTS.md")
-    parser.add_argument("--no-write", dest="write_results", action="store_false")
-    parser.add_argument(
-        "--report-only", action="store_true", help="re-render from bench/out/search_latency.json"
-    )
+    add_report_options(parser, "search_latency.json")
     parser.add_argument("--child", choices=tuple(CHILDREN), help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
