@@ -245,7 +245,7 @@ class AnswerSettings(_Section):
         '("the signing bonus is 3.85%" citing an awards policy\'s 3.85% is unsupported).',
     )
     min_relevance: float | None = Field(
-        default=0.45,
+        default=0.6,
         ge=0.0,
         le=1.0,
         description="A supported claim must score at least this against the question (cosine "
@@ -261,7 +261,7 @@ class AnswerSettings(_Section):
         "every hit that fits the context budget.",
     )
     quote_min_relevance: float | None = Field(
-        default=None,
+        default=0.65,
         ge=0.0,
         le=1.0,
         description="When the model's own answer does not hold, quote verbatim the source "
@@ -269,8 +269,9 @@ class AnswerSettings(_Section):
     )
     attribute_uncited: bool = Field(
         default=True,
-        description="Cite, for a factual sentence the model left uncited, the source that "
-        "supports it (the verdict is marked attributed); off: such sentences are flagged.",
+        description="Cite, for a factual sentence the model left uncited or cited to a "
+        "source that does not hold it, the source of the context that supports it (the "
+        "verdict is marked attributed); off: such sentences are withheld.",
     )
     closest_sources: int = Field(
         default=3,
