@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from generation.sentences import split_sentences
-from generation.similarity import cosine_matrix, facts, term_coverage, terms
+from generation.similarity import cosine_matrix, facts, names, term_coverage, terms, words
 from retrieval.context import Source
 from retrieval.embedder import Embedder
 
@@ -144,11 +144,16 @@ class AnswerRelevance:
 
     def best_quote(self, question: str, sources: Sequence[Source]) -> Quote | None:
         """The source sentence that best addresses ``question`` (None when no source has a
-        sentence long enough to quote; for a question asking for a quantity, only sentences
-        stating a figure are candidates). Its score decides, with a threshold, whether to
+        sentence long enough to quote; only sources that mention every name the question
+        names are candidates: "the parking fee at the Berlin office" is not answered by the
+        Tacoma garage's; a part asking for a quantity counts only for sentences stating a
+        figure). Its score decides, with a threshold, whether to
         show it."""
+        named = names(question)
         candidates: list[tuple[Source, str, tuple[int, int]]] = []
         for source in sources:
+            if not named <= words(f"{source.heading}\n{source.text}"):
+                continue  # the question names a place, person or product it never mentions
             for start, end in split_sentences(source.text):
                 text = source.text[start:end]
                 if len(text.split()) >= _MIN_QUOTE_WORDS and len(text) <= _MAX_QUOTE_CHARS:

@@ -61,3 +61,10 @@ def test_a_frequency_answers_how_often() -> None:
     assert states_figure("Impact awards are handed out quarterly at the kick-off.")
     assert states_figure("Reviews happen twice a year.")
     assert not states_figure("Impact awards recognise great work.")
+
+
+def test_no_quote_from_a_source_that_never_names_what_the_question_names() -> None:
+    ctx = context("q", "Staff can park in the Harbor Street garage for $9 per day.")
+    relevance = AnswerRelevance(FakeEmbedder())
+    assert relevance.best_quote("What does parking cost at the Berlin office?", ctx.sources) is None
+    assert relevance.best_quote("What does parking in the garage cost?", ctx.sources) is not None
