@@ -33,7 +33,7 @@ def test_every_setting_has_a_description() -> None:
     missing = undocumented()
     assert not missing, (
         f"settings without a description: {', '.join(missing)}; add description= to their "
-        f"Field in core/settings.py, then run `{REGENERATE}`"
+        f"Field in core/settings*.py, then run `{REGENERATE}`"
     )
 
 

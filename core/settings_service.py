@@ -1,0 +1,221 @@
+"""Settings sections of the service around the pipeline: API, OIDC, registry, ACL, ingestion.
+
+Part of :mod:`core.settings`, which assembles them into ``Settings`` and re-exports them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from core.models import PUBLIC_GROUP
+from core.settings_pipeline import _Section
+
+# Asymmetric signature algorithms only: with HS* the JWKS (which is public) would be the HMAC
+# secret, so anyone could forge tokens; "none" means no signature at all.
+OIDC_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+
+
+class OidcSettings(_Section):
+    """OpenID Connect: JWT access tokens from an identity provider, accepted beside API keys.
+
+    Off until ``issuer`` is set; then ``audience`` and exactly one of ``jwks_url`` /
+    ``jwks_file`` are required.
+    """
+
+    issuer: str | None = Field(
+        default=None,
+        description="The identity provider's issuer, exactly as in the tokens' `iss` claim; "
+        "null turns OIDC off.",
+    )
+    audience: str | None = Field(
+        default=None,
+        description="The `aud` a token must carry to be accepted here (e.g. this API's client "
+        "id); required with issuer.",
+    )
+    jwks_url: str | None = Field(
+        default=None,
+        description="The provider's JWKS endpoint (its discovery document's `jwks_uri`).",
+    )
+    jwks_file: Path | None = Field(
+        default=None,
+        description="A JWKS JSON file, instead of jwks_url, for offline or air-gapped "
+        "deployments (re-read on restart).",
+    )
+    algorithms: tuple[str, ...] = Field(
+        default=("RS256", "ES256"),
+        min_length=1,
+        description="Accepted signature algorithms; asymmetric only (RS*, PS*, ES*, EdDSA).",
+    )
+    user_claim: str = Field(
+        default="sub", description="The claim naming the user (a dotted path for nested ones)."
+    )
+    groups_claim: str = Field(
+        default="groups",
+        description="The claim listing the user's groups: a list, or a space- or "
+        "comma-separated string; a dotted path reads nested claims (Keycloak: "
+        "realm_access.roles).",
+    )
+    tenant_claim: str | None = Field(
+        default=None,
+        description="The claim naming the user's tenant; null: the configured `tenant`.",
+    )
+    leeway_s: float = Field(
+        default=30, ge=0, le=600, description="Clock skew tolerated on exp, nbf and iat."
+    )
+    jwks_cache_s: int = Field(
+        default=300, ge=1, description="How long fetched keys are reused before a refresh."
+    )
+
+    @property
+    def enabled(self) -> bool:
+        """Whether JWTs are accepted at all."""
+        return self.issuer is not None
+
+    @field_validator("algorithms")
+    @classmethod
+    def _asymmetric_only(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        refused = [a for a in value if a not in OIDC_ALGORITHMS]
+        if refused:
+            raise ValueError(
+                f"unsupported or unsafe algorithms {refused}: use asymmetric ones only "
+                f"({', '.join(sorted(OIDC_ALGORITHMS))}); 'none' and symmetric HS* would let "
+                "anyone holding the public keys forge tokens"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _check_sources(self) -> OidcSettings:
+        if self.issuer is None:
+            # A half-written configuration would silently leave OIDC off: say so instead.
+            if self.audience or self.jwks_url or self.jwks_file:
+                raise ValueError(
+                    "oidc.audience or a JWKS is set but oidc.issuer is not: set issuer to turn "
+                    "OIDC on"
+                )
+            return self
+        if not self.audience:
+            raise ValueError("oidc.audience is required when oidc.issuer is set")
+        if (self.jwks_url is None) == (self.jwks_file is None):
+            raise ValueError("set exactly one of oidc.jwks_url and oidc.jwks_file")
+        if self.jwks_url is not None and not self.jwks_url.startswith(("https://", "http://")):
+            raise ValueError("oidc.jwks_url must be an http(s) URL")
+        return self
+
+
+class ApiSettings(_Section):
+    """The HTTP service (``citewise serve``)."""
+
+    host: str = Field(
+        default="127.0.0.1",
+        description="Address `citewise serve` binds to (its --host overrides it).",
+    )
+    port: int = Field(
+        default=8000,
+        ge=1,
+        le=65535,
+        description="Port `citewise serve` listens on (its --port overrides it).",
+    )
+    auth_required: bool = Field(
+        default=True,
+        description="Require an API key on every endpoint but health; off only for local "
+        "trials (requests then act as `anonymous_user` with public access).",
+    )
+    anonymous_user: str = Field(
+        default="anonymous",
+        description="With auth_required off: the user id requests act as (public access only).",
+    )
+    admin_group: str = Field(default="admins", description="Group allowed to manage documents.")
+    metrics_public: bool = Field(
+        default=True,
+        description="Serve `GET /metrics` without an API key (for a Prometheus scraper).",
+    )
+    oidc: OidcSettings = OidcSettings()
+    max_upload_mb: float = Field(
+        default=50.0, gt=0, description="Largest document accepted by `POST /v1/documents`."
+    )
+    run_jobs: bool = Field(
+        default=True,
+        description="Run ingestion jobs (uploads, deletes) in the serving process; off when a "
+        "separate `citewise worker` runs them.",
+    )
+
+
+class RegistrySettings(_Section):
+    """The document registry database."""
+
+    url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default: SQLite at <data_dir>/registry.sqlite3. "
+        "PostgreSQL: postgresql+psycopg://user@host/db.",
+    )
+
+
+class AclSettings(_Section):
+    """Access control applied at ingest when no policy rule matches a document."""
+
+    default_groups: tuple[str, ...] = Field(
+        default=(PUBLIC_GROUP,),
+        min_length=1,
+        description="Groups granted to documents no policy rule matches. 'public' must be "
+        "listed to make them visible to everyone; it is never implied.",
+    )
+
+
+class ParsingSettings(_Section):
+    """Document parsing (unstructured)."""
+
+    pdf_strategy: Literal["fast", "ocr_only"] = Field(
+        default="fast",
+        description="fast: read PDFs' text layer (OCR only for PDFs without one, see "
+        "ocr_fallback); ocr_only: OCR every PDF with tesseract.",
+    )
+    ocr_fallback: bool = Field(
+        default=True, description="Re-read PDFs with no text layer by OCR when tesseract exists."
+    )
+    languages: tuple[str, ...] = Field(
+        default=("eng",), description="Document languages (tesseract codes); skips detection."
+    )
+    max_file_mb: float = Field(
+        default=200.0,
+        gt=0,
+        description="Larger files fail at ingest (with this reason) without being read.",
+    )
+
+
+class IngestSettings(_Section):
+    """The ingestion pipeline."""
+
+    workers: int = Field(
+        default=1, ge=0, description="Parser processes beside the embedder; 0 parses inline."
+    )
+    embed_group: int = Field(
+        default=256, ge=1, description="Passages gathered across documents per embedder call."
+    )
+    worker_id: str | None = Field(
+        default=None,
+        description="Names this process's claims on ingestion jobs, so after a restart it "
+        "takes its own interrupted jobs back at once (other workers wait for their lease to "
+        "run out); unique per worker process; default: the host name.",
+    )
+    max_job_attempts: int = Field(
+        default=3, ge=1, description="A job interrupted this many times is marked failed."
+    )
+    job_lease_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a claim on an ingestion job holds without a heartbeat (renewed "
+        "every third of it while the job runs); then any worker may take the job over.",
+    )
+    job_poll_s: float = Field(
+        default=2.0, gt=0, description="How often an idle worker looks for ingestion jobs."
+    )
+    staging_dir: Path | None = Field(
+        default=None,
+        description="Where uploads wait for their ingestion job; shared by the API and every "
+        "worker (a shared volume when they run on several hosts). Default: <data_dir>/uploads.",
+    )
