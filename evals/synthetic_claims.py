@@ -35,19 +35,70 @@ the sentence. Each pair's ``group`` is its document (splits hold documents out),
 from __future__ import annotations
 
 import hashlib
-import html
 import random
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
-from email import message_from_string
-from email.message import Message
-from pathlib import Path
+from dataclasses import replace
 
+from evals.claim_corpus import (
+    FIGURE,
+    HANDBOOK_SUBDIR,
+    SAMPLE_CORPUS,
+    Corpus,
+    Passage,
+    default_corpora,
+    email_body,
+    factual_sentences,
+    figure_match,
+    figure_phrase,
+    figure_pool,
+    figure_shape,
+    handbook_corpus,
+    html_to_markdown,
+    is_name,
+    leading_phrase,
+    name_spans,
+    passages,
+    sample_corpus,
+)
 from evals.judge_data import LabelledPair
 from generation.sentences import sentences
-from generation.similarity import facts, names, terms, words
+from generation.similarity import facts, words
 from generation.subject_check import stem_terms
+
+__all__ = [
+    "HANDBOOK_SUBDIR",
+    "KINDS",
+    "NEGATION",
+    "SAMPLE_CORPUS",
+    "SUBJECT_POOL",
+    "SUPPORTED",
+    "SUPPORTED_KINDS",
+    "SUPPORTED_TEMPLATE",
+    "SWAP_ENTITY",
+    "SWAP_FIGURE",
+    "SYNTHETIC",
+    "WRONG_SUBJECT",
+    "WRONG_SUBJECT_IN_PASSAGE",
+    "Corpus",
+    "Passage",
+    "by_kind",
+    "by_kind_domain",
+    "default_corpora",
+    "email_body",
+    "factual_sentences",
+    "flip_negation",
+    "handbook_corpus",
+    "html_to_markdown",
+    "passages",
+    "sample_corpus",
+    "supported_template",
+    "swap_entity",
+    "swap_figure",
+    "synthetic_pairs",
+    "wrong_subject",
+    "wrong_subject_in_passage",
+]
 
 SYNTHETIC = "synthetic"
 SUPPORTED = "supported"
@@ -67,9 +118,6 @@ KINDS = (
     WRONG_SUBJECT_IN_PASSAGE,
 )
 SUPPORTED_KINDS = frozenset((SUPPORTED, SUPPORTED_TEMPLATE))
-
-SAMPLE_CORPUS = Path(__file__).resolve().parent.parent / "samples" / "corpus"
-HANDBOOK_SUBDIR = Path("handbook-sourcegraph") / "content"
 
 SUBJECT_POOL = (
     "signing bonus",
@@ -97,9 +145,6 @@ _TEMPLATES = (
     "Employees receive {figure} for the {subject}.",
     "The company provides {figure} towards the {subject}.",
 )
-_FIGURE = re.compile(
-    r"(?<![\w.,$])([$€£]?)(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(%?)(?![\w,]*\d)(?:\s+([a-z]+))?"
-)
 _AUXILIARIES = (
     "is",
     "are",
@@ -116,128 +161,6 @@ _AUXILIARIES = (
     "have",
 )
 _NEGATED = re.compile(r"\b(?:(is|are|was|were|will|can|must|may|should|does|do|has|have) not)\b")
-_UNITS = frozenset(
-    ("days", "weeks", "months", "years", "hours", "minutes", "percent", "people", "miles")
-)
-_NAME = re.compile(r"(?<![\w'])([A-Z][\w-]{2,})")
-_FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.DOTALL)
-_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_TAG = re.compile(r"<[^>]+>")
-_MARKUP = re.compile(r"(\*\*|__|`|\{\{[^}]*\}\})")
-_HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
-_HTML_HEADING = re.compile(r"<h[1-6][^>]*>(.*?)</h[1-6]>", re.IGNORECASE | re.DOTALL)
-
-
-@dataclass(frozen=True)
-class Passage:
-    """A section of a document, at most about ``max_words`` words."""
-
-    doc: str
-    heading: str
-    text: str
-    index: int
-
-
-@dataclass(frozen=True)
-class Corpus:
-    """Documents' passages, by corpus name."""
-
-    name: str
-    passages: tuple[Passage, ...]
-
-
-def sample_corpus(root: Path = SAMPLE_CORPUS) -> Corpus:
-    """The sample corpus' text formats (Markdown, HTML, e-mail, plain text); the Office and
-    PDF files need the ingestion parsers and are left out."""
-    documents: list[tuple[str, str]] = []
-    for path in sorted(root.rglob("*")):
-        suffix = path.suffix.lower()
-        if suffix in (".md", ".txt"):
-            documents.append((str(path.relative_to(root)), path.read_text(encoding="utf-8")))
-        elif suffix in (".html", ".htm"):
-            documents.append((str(path.relative_to(root)), html_to_markdown(path.read_text())))
-        elif suffix == ".eml":
-            documents.append((str(path.relative_to(root)), email_body(path.read_text())))
-    return Corpus("sample", tuple(p for doc, text in documents for p in passages(doc, text)))
-
-
-def handbook_corpus(content: Path, *, max_documents: int | None = None) -> Corpus:
-    """The Sourcegraph handbook's Markdown pages (sorted; the first ``max_documents``)."""
-    paths = sorted(content.rglob("*.md"))[:max_documents]
-    return Corpus(
-        "handbook",
-        tuple(
-            p
-            for path in paths
-            for p in passages(str(path.relative_to(content)), path.read_text(encoding="utf-8"))
-        ),
-    )
-
-
-def html_to_markdown(text: str) -> str:
-    """Headings as ``#`` lines, tags dropped, entities decoded: enough to find sentences."""
-    text = _HTML_HEADING.sub(lambda m: f"\n## {_TAG.sub('', m.group(1)).strip()}\n", text)
-    text = re.sub(r"</(?:p|li|tr|div)>", "\n\n", text, flags=re.IGNORECASE)
-    text = re.sub(r"<head>.*?</head>", "", text, flags=re.IGNORECASE | re.DOTALL)
-    return html.unescape(_TAG.sub("", text))
-
-
-def email_body(text: str) -> str:
-    """The plain-text body of an e-mail, its subject as the heading."""
-    message: Message = message_from_string(text)
-    body = message.get_payload()
-    return f"# {message.get('Subject', '')}\n\n{body if isinstance(body, str) else ''}"
-
-
-def passages(doc: str, text: str, *, max_words: int = 150) -> list[Passage]:
-    """A document's sections split into passages of whole paragraphs (at most about
-    ``max_words`` words), each under its nearest heading; markup and links removed."""
-    text = _MARKUP.sub("", _LINK.sub(r"\1", _FRONT_MATTER.sub("", text)))
-    found: list[Passage] = []
-    heading = ""
-    paragraphs: list[str] = []
-
-    def flush() -> None:
-        if paragraphs:
-            found.append(Passage(doc, heading, "\n\n".join(paragraphs), len(found)))
-            paragraphs.clear()
-
-    for block in re.split(r"\n\s*\n", text):
-        lines = [line for line in block.strip().splitlines() if line.strip()]
-        body: list[str] = []
-        for line in lines:
-            match = _HEADING.match(line.strip())
-            if match:
-                if body:
-                    paragraphs.append("\n".join(body))
-                    body = []
-                flush()
-                heading = match.group(2).strip()
-            else:
-                body.append(line.rstrip())
-        if body:
-            paragraph = "\n".join(body)
-            if sum(len(p.split()) for p in paragraphs) + len(paragraph.split()) > max_words:
-                flush()
-            paragraphs.append(paragraph)
-    flush()
-    return found
-
-
-def factual_sentences(passage: Passage) -> list[str]:
-    """Sentences of ``passage`` that state a figure or a name, 6 to 40 words, with at least
-    three content words and no table or link markup."""
-    chosen: list[str] = []
-    for sentence in sentences(passage.text):
-        text = sentence.strip().lstrip("-*+ ").strip()
-        if not 6 <= len(text.split()) <= 40 or "|" in text or "http" in text or "@" in text:
-            continue
-        if not text[:1].isupper() or text.endswith((":", "?")):
-            continue
-        if len(terms(text)) < 3 or not (facts(text, word_one=False) or names(text)):
-            continue
-        chosen.append(text)
-    return chosen
 
 
 def synthetic_pairs(
@@ -251,7 +174,7 @@ def synthetic_pairs(
     applies to it."""
     pairs: list[LabelledPair] = []
     for corpus in corpora:
-        pool = _figure_pool(corpus)
+        pool = figure_pool(corpus)
         by_doc: dict[str, list[Passage]] = {}
         for passage in corpus.passages:
             by_doc.setdefault(passage.doc, []).append(passage)
@@ -287,18 +210,6 @@ def synthetic_pairs(
     return pairs
 
 
-def default_corpora(
-    shared_data: Path | None, *, max_handbook_documents: int | None = None
-) -> list[Corpus]:
-    """The sample corpus, plus the Sourcegraph handbook when ``shared_data`` holds it."""
-    corpora = [sample_corpus()]
-    if shared_data is not None and (shared_data / HANDBOOK_SUBDIR).is_dir():
-        corpora.append(
-            handbook_corpus(shared_data / HANDBOOK_SUBDIR, max_documents=max_handbook_documents)
-        )
-    return corpora
-
-
 # --- perturbations -----------------------------------------------------------------------
 
 
@@ -306,12 +217,12 @@ def swap_figure(
     sentence: str, passage: Passage, pool: dict[str, list[str]], rng: random.Random
 ) -> str | None:
     """One figure replaced by a same-shaped figure the passage never states."""
-    matches = list(_FIGURE.finditer(sentence))
+    matches = list(FIGURE.finditer(sentence))
     if not matches:
         return None
     match = rng.choice(matches)
     stated = facts(passage.text)
-    shape = _shape(match)
+    shape = figure_shape(match)
     figure_end = match.end(4)
     candidates = [f for f in pool.get(shape, []) if not (facts(f) & stated) and f != match.group(0)]
     replacement = rng.choice(candidates) if candidates else _nearby_figure(match, stated, rng)
@@ -362,7 +273,7 @@ def swap_entity(
     """A name replaced by one from the nearest other passages of the document that this
     passage never mentions."""
     present = words(passage.text)
-    ours = [n for n in _name_spans(sentence) if _is_name(n[0], passage)]
+    ours = [n for n in name_spans(sentence) if is_name(n[0], passage)]
     if not ours:
         return None
     neighbours = sorted(
@@ -373,8 +284,8 @@ def swap_entity(
         theirs = sorted(
             {
                 text
-                for text, _, _ in _name_spans(neighbour.text)
-                if text.lower() not in present and text.isalpha() and _is_name(text, neighbour)
+                for text, _, _ in name_spans(neighbour.text)
+                if text.lower() not in present and text.isalpha() and is_name(text, neighbour)
             }
         )
         if theirs:
@@ -388,7 +299,7 @@ def supported_template(sentence: str, rng: random.Random) -> str | None:
     own subject: the (at most two) content words just before the figure in its clause, else
     just after it. Supported, if clumsy ("The hotels reimbursed is capped at $240."): the
     control that keeps the templates themselves from being a cue."""
-    found = _figure_match(sentence, rng)
+    found = figure_match(sentence, rng)
     if found is None:
         return None
     figure, match = found
@@ -409,7 +320,7 @@ def _content_words(text: str) -> list[str]:
 
 def wrong_subject(sentence: str, passage: Passage, rng: random.Random) -> str | None:
     """The sentence's figure in a templated claim about a subject the passage lacks."""
-    figure = _figure_phrase(sentence, rng)
+    figure = figure_phrase(sentence, rng)
     if figure is None:
         return None
     present = stem_terms(f"{passage.heading} {passage.text}")
@@ -423,7 +334,7 @@ def wrong_subject_in_passage(sentence: str, passage: Passage, rng: random.Random
     """The sentence's figure in a templated claim about a subject (two adjacent content
     words) that another sentence of the same passage talks about, when the figure occurs
     nowhere else in the passage."""
-    figure = _figure_phrase(sentence, rng)
+    figure = figure_phrase(sentence, rng)
     if figure is None:
         return None
     figure_facts = facts(figure)
@@ -434,103 +345,11 @@ def wrong_subject_in_passage(sentence: str, passage: Passage, rng: random.Random
     subjects = [
         subject
         for other in others
-        if (subject := _leading_phrase(other)) and not stem_terms(subject) & own
+        if (subject := leading_phrase(other)) and not stem_terms(subject) & own
     ]
     if not subjects:
         return None
     return _template(rng).format(subject=rng.choice(sorted(set(subjects))), figure=figure)
-
-
-# --- helpers -------------------------------------------------------------------------------
-
-
-_DETERMINERS = frozenset(("a", "an", "the", "every", "each", "all", "our", "your", "any", "some"))
-
-
-def _leading_phrase(sentence: str) -> str | None:
-    """The sentence's first one or two words after a determiner, lower-cased, up to a stop
-    word or a word that looks like a verb (-ed, -es): its grammatical subject, most often
-    ("Rental cars need approval" -> "rental cars")."""
-    tokens = re.findall(r"[A-Za-z][A-Za-z'-]*", sentence.strip().lstrip("-*+ "))
-    while tokens and tokens[0].lower() in _DETERMINERS:
-        tokens.pop(0)
-    phrase: list[str] = []
-    for token in tokens[:2]:
-        lower = token.lower()
-        verb_like = bool(phrase) and len(lower) > 4 and lower.endswith(("ed", "es"))
-        if len(terms(lower)) != 1 or verb_like or (phrase and not token.islower()):
-            break
-        phrase.append(lower)
-    if not phrase or max(len(w) for w in phrase) <= 3:
-        return None
-    return " ".join(phrase)
-
-
-def _figure_pool(corpus: Corpus) -> dict[str, list[str]]:
-    """Every figure of the corpus (as written), by shape, sorted and distinct."""
-    pool: dict[str, set[str]] = {}
-    for passage in corpus.passages:
-        for match in _FIGURE.finditer(passage.text):
-            figure = match.group(0)[: _figure_length(match)]
-            if facts(figure) - {"0"}:
-                pool.setdefault(_shape(match), set()).add(figure)
-    return {shape: sorted(values) for shape, values in pool.items()}
-
-
-def _figure_length(match: re.Match[str]) -> int:
-    return match.end(4) - match.start()
-
-
-def _shape(match: re.Match[str]) -> str:
-    currency, whole, fraction, percent = match.group(1, 2, 3, 4)
-    if currency:
-        return "amount"
-    if percent:
-        return "percent"
-    digits = whole.replace(",", "")
-    if len(digits) == 4 and digits[:2] in ("19", "20") and not fraction:
-        return "year"
-    return "decimal" if fraction else f"count{min(len(digits), 3)}"
-
-
-def _figure_phrase(sentence: str, rng: random.Random) -> str | None:
-    """A figure of the sentence as written, with its unit word when one follows ("21 days");
-    only amounts, percentages and counts with a unit; years are left out (a year is rarely
-    the amount a subject "is")."""
-    found = _figure_match(sentence, rng)
-    return None if found is None else found[0]
-
-
-def _figure_match(sentence: str, rng: random.Random) -> tuple[str, re.Match[str]] | None:
-    """``_figure_phrase`` and the figure's match in the sentence."""
-    matches = [
-        m
-        for m in _FIGURE.finditer(sentence)
-        if _shape(m) != "year" and (m.group(1) or m.group(4) or m.group(5) in _UNITS)
-    ]
-    if not matches:
-        return None
-    match = rng.choice(matches)
-    figure = match.group(0)[: _figure_length(match)]
-    unit = match.group(5)
-    return (f"{figure} {unit}" if unit in _UNITS else figure), match
-
-
-def _is_name(word: str, passage: Passage) -> bool:
-    """A capitalised word that is a proper name: never written in lower case in the passage
-    ("Read" in a title is not) and not a stop word."""
-    return word.lower() not in _lower_case_words(passage.text) and len(terms(word)) == 1
-
-
-def _lower_case_words(text: str) -> frozenset[str]:
-    return frozenset(re.findall(r"\b[a-z][\w-]*", text))
-
-
-def _name_spans(text: str) -> list[tuple[str, int, int]]:
-    """Capitalised words after the first word, as ``names`` reads them, with their spans."""
-    first = re.search(r"[\w-]+", text)
-    start = first.end() if first else 0
-    return [(m.group(1), m.start(1), m.end(1)) for m in _NAME.finditer(text, start)]
 
 
 def _template(rng: random.Random) -> str:
