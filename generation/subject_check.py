@@ -26,8 +26,9 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from functools import cache, lru_cache
-from typing import Protocol
+from functools import lru_cache
+
+from retrieval.stemming import snowball, stop_words
 
 DEFAULT_WINDOW = 40
 """Words on each side of a figure in the cited text that count as near it: in practice its
@@ -250,29 +251,7 @@ def _stem_key(word: str) -> str:
     lower = word.lower().replace("\u2019", "'")
     if "'" in lower:  # "company's" -> company, "I'm" -> i, "don't" -> do
         lower = lower.split("'")[0].removesuffix("n" if lower.endswith("n't") else "")
-    if len(lower) < 2 or lower in _stop_words() or lower in _GENERIC:
+    if len(lower) < 2 or lower in stop_words() or lower in _GENERIC:
         return ""
-    stem = _stemmer().stem(lower)
+    stem = snowball().stem(lower)
     return "" if stem in _GENERIC else stem
-
-
-@cache
-def _stop_words() -> frozenset[str]:
-    # spaCy's English list, as retrieval uses (installed with unstructured, no model needed).
-    from spacy.lang.en.stop_words import STOP_WORDS
-
-    return frozenset(STOP_WORDS)
-
-
-@cache
-def _stemmer() -> _Stemmer:
-    from nltk.stem.snowball import SnowballStemmer  # type: ignore[import-untyped]
-
-    stemmer: _Stemmer = SnowballStemmer("english")
-    return stemmer
-
-
-class _Stemmer(Protocol):
-    """What is used of NLTK's (untyped) stemmer."""
-
-    def stem(self, word: str) -> str: ...
