@@ -31,7 +31,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from api import composition
-from bench.report import git_revision, machine, write_section
+from bench.report import git_revision, machine, percentiles, write_section
 from core.models import Principal
 from core.settings import Settings
 from ingest.acl_policy import AclPolicy
@@ -44,15 +44,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def percentiles(latencies: list[float]) -> dict[str, float]:
-    ordered = sorted(latencies)
-
-    def at(q: float) -> float:
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
-
-    return {"p50_ms": at(0.50), "p95_ms": at(0.95), "p99_ms": at(0.99)}
 
 
 async def http_load(
