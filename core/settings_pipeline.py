@@ -247,11 +247,16 @@ class AnswerSettings(_Section):
         description="When the model's own answer does not hold, quote verbatim the source "
         "sentence that addresses the question if it scores at least this; null: abstain.",
     )
+    recite_miscited: bool = Field(
+        default=True,
+        description="A claim its own citation does not support, but another source of the "
+        "context does, cites that source (the verdict is marked attributed); off: it is "
+        "withheld.",
+    )
     attribute_uncited: bool = Field(
         default=True,
-        description="Cite, for a factual sentence the model left uncited or cited to a "
-        "source that does not hold it, the source of the context that supports it (the "
-        "verdict is marked attributed); off: such sentences are withheld.",
+        description="Cite, for a factual sentence the model left uncited, the source that "
+        "supports it (the verdict is marked attributed); off: such sentences are withheld.",
     )
     closest_sources: int = Field(
         default=3,

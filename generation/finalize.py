@@ -55,8 +55,9 @@ class CheckOptions:
     """What the check does with its verdicts (see ``AnswerSettings``).
 
     ``withhold``: cut unsupported claims from the text (else flag them).
-    ``attribute_uncited``: cite, for an uncited factual sentence or one whose citation does
-    not hold, the source of the context that supports it.
+    ``attribute_uncited``: cite, for an uncited factual sentence, the source supporting it.
+    ``recite_miscited``: cite, for a claim its own citation does not support, the source of
+    the context that does.
     ``min_relevance``: a supported claim must score at least this against the question, else
     the answer is off the question (None: no relevance check).
     ``quote_min_relevance``: quote a source sentence that scores at least this when the
@@ -65,6 +66,7 @@ class CheckOptions:
 
     withhold: bool = True
     attribute_uncited: bool = True
+    recite_miscited: bool = True
     min_relevance: float | None = None
     quote_min_relevance: float | None = None
 
@@ -120,7 +122,7 @@ class AnswerChecker:
             attribution = attribute_uncited(parsed, context, self._judge)
             parsed, attributed = attribution.parsed, attribution.attributed
         report = check_answer(parsed, context, self._judge, remove_unsupported=options.withhold)
-        if options.attribute_uncited:
+        if options.recite_miscited:
             miscited = [
                 i
                 for i, v in enumerate(report.verdicts)

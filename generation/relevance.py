@@ -32,7 +32,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from generation.sentences import split_sentences
+from generation.sentences import sentences, split_sentences
 from generation.similarity import cosine_matrix, facts, names, term_coverage, terms, words
 from retrieval.context import Source
 from retrieval.embedder import Embedder
@@ -149,7 +149,8 @@ class AnswerRelevance:
         Tacoma garage's; a part asking for a quantity counts only for sentences stating a
         figure). Its score decides, with a threshold, whether to
         show it."""
-        named = names(question)
+        # Each sentence's first word is capitalised anyway: "... site. What do I get?"
+        named = frozenset().union(*(names(part) for part in sentences(question)))
         candidates: list[tuple[Source, str, tuple[int, int]]] = []
         for source in sources:
             if not named <= words(f"{source.heading}\n{source.text}"):

@@ -135,6 +135,7 @@ def build_answer_service(
         options=CheckOptions(
             withhold=answer.unsupported == "withhold",
             attribute_uncited=answer.attribute_uncited,
+            recite_miscited=answer.recite_miscited,
             min_relevance=answer.min_relevance,
             quote_min_relevance=answer.quote_min_relevance,
         ),

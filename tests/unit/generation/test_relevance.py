@@ -68,3 +68,11 @@ def test_no_quote_from_a_source_that_never_names_what_the_question_names() -> No
     relevance = AnswerRelevance(FakeEmbedder())
     assert relevance.best_quote("What does parking cost at the Berlin office?", ctx.sources) is None
     assert relevance.best_quote("What does parking in the garage cost?", ctx.sources) is not None
+
+
+def test_a_question_of_two_sentences_names_nothing_by_its_second_capital() -> None:
+    ctx = context("q", "Staff who drive their own car are reimbursed $0.67 per mile driven.")
+    quote = AnswerRelevance(FakeEmbedder()).best_quote(
+        "I'm driving my own car to a site. What do I get back per mile?", ctx.sources
+    )
+    assert quote is not None and "$0.67" in quote.text
