@@ -92,7 +92,7 @@ def test_a_run_answers_in_its_own_index_and_grades(tmp_path: Path) -> None:
 
     checked: EvalSystem = system
     result = run_answer_eval(
-        Settings.load(data_dir=tmp_path),
+        Settings.load(data_dir=tmp_path, answer={"min_relevance": 0.4}),
         _data(tmp_path),
         EXAMPLES,
         judges=("lexical",),

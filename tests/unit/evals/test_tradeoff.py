@@ -36,9 +36,9 @@ def test_axes_are_parsed_as_yaml_scalars_and_combined() -> None:
 
 def test_overrides_are_validated_by_their_section() -> None:
     settings = Settings.load()
-    changed = with_overrides(settings, {"answer.min_relevance": 0.6, "search.k": 4})
-    assert changed.answer.min_relevance == 0.6 and changed.search.k == 4
-    assert settings.answer.min_relevance != 0.6  # the original is untouched
+    changed = with_overrides(settings, {"answer.min_relevance": 0.75, "search.k": 4})
+    assert changed.answer.min_relevance == 0.75 and changed.search.k == 4
+    assert settings.answer.min_relevance != 0.75  # the original is untouched
     with pytest.raises(ConfigError, match=r"answer\.nope"):
         with_overrides(settings, {"answer.nope": 1})
     with pytest.raises(ValueError):
