@@ -241,7 +241,7 @@ class AnswerSettings(_Section):
         "every hit that fits the context budget.",
     )
     quote_min_relevance: float | None = Field(
-        default=0.65,
+        default=None,
         ge=0.0,
         le=1.0,
         description="When the model's own answer does not hold, quote verbatim the source "
