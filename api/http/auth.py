@@ -1,7 +1,8 @@
 """Who is calling: the ``Authorization: Bearer`` token (an API key, or an OIDC JWT when
 ``api.oidc`` is configured) turned into a ``Principal``.
 
-The ``Caller`` dependency that runs it for a request is in ``api/http/dependencies.py``."""
+The request-level resolution (Bearer header, and whatever else the app accepts) is
+``api/http/caller.py``."""
 
 from __future__ import annotations
 

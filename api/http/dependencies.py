@@ -15,7 +15,8 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.http.auth import Authenticator
-from core.models import PUBLIC_GROUP, Principal
+from api.http.caller import resolve_caller
+from core.models import Principal
 from core.settings import Settings
 from generation.answer import AnswerService
 from generation.answer_types import Answer
@@ -105,36 +106,16 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 """The request's ``Authorization: Bearer`` credentials, if any."""
 
 
-def authenticate(
-    credentials: HTTPAuthorizationCredentials | None,
-    settings: Settings,
-    tokens: Authenticator,
-) -> Principal:
-    """The caller of a request with these credentials; 401 when the key is missing, unknown
-    or revoked.
-
-    With ``api.auth_required: false`` (local trials only) an anonymous caller gets public
-    access under ``api.anonymous_user``.
-    """
-    if credentials is None:
-        if not settings.api.auth_required:
-            return Principal(
-                user_id=settings.api.anonymous_user,
-                groups=(PUBLIC_GROUP,),
-                tenant=settings.tenant,
-            )
-        raise HTTPException(401, "missing API key: send Authorization: Bearer <key>")
-    found = tokens.authenticate(credentials.credentials)
-    if found is None:
-        raise HTTPException(401, "invalid or revoked API key")
-    return found
-
-
 def principal(
-    credentials: Credentials, settings: SettingsDep, tokens: AuthenticatorDep
+    request: Request,
+    credentials: Credentials,
+    settings: SettingsDep,
+    tokens: AuthenticatorDep,
 ) -> Principal:
-    """The caller, from its bearer token (see ``authenticate``)."""
-    return authenticate(credentials, settings, tokens)
+    """The caller (see ``api.http.caller.resolve_caller``). ``credentials`` is declared so
+    that the OpenAPI schema shows the Bearer scheme; the resolution reads the request."""
+    del credentials
+    return resolve_caller(request, settings, tokens)
 
 
 Caller = Annotated[Principal, Depends(principal)]

@@ -41,12 +41,12 @@ from prometheus_client import (
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.http.caller import resolve_caller
 from api.http.dependencies import (
     AuthenticatorDep,
     Credentials,
     DocumentsDep,
     SettingsDep,
-    authenticate,
 )
 from core.models import IngestJob
 from generation.answer import AnswerEvent, FinalEvent
@@ -194,11 +194,12 @@ MetricsDep = Annotated[ApiMetrics, Depends(metrics_of)]
 
 
 def _metrics_access(
-    credentials: Credentials, settings: SettingsDep, tokens: AuthenticatorDep
+    request: Request, credentials: Credentials, settings: SettingsDep, tokens: AuthenticatorDep
 ) -> None:
     """Anyone may scrape with ``api.metrics_public`` (the default); else an API key is needed."""
+    del credentials  # declared for the OpenAPI schema's Bearer scheme
     if not settings.api.metrics_public:
-        authenticate(credentials, settings, tokens)
+        resolve_caller(request, settings, tokens)
 
 
 router = APIRouter()
