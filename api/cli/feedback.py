@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import closing
 from pathlib import Path
 from typing import Annotated
 
@@ -26,8 +27,7 @@ import typer
 from rich.console import Console
 
 from api import composition
-from api.cli.support import ConfigOption, fail, load_settings
-from core.errors import CitewiseError
+from api.cli.support import ConfigOption, exit_on_error, load_settings
 from store.feedback_store import RATINGS, Feedback
 
 feedback_app = typer.Typer(help="Feedback on answers.", no_args_is_help=True)
@@ -47,15 +47,11 @@ def feedback_export(
     """Write feedback as JSONL, one object per line (see the module docs for the fields)."""
     if rating is not None and rating not in RATINGS:
         raise typer.BadParameter(f"must be one of {', '.join(RATINGS)}", param_hint="--rating")
-    try:
-        settings = load_settings(config)
-        store = composition.build_feedback_store(settings)
-        try:
-            rows = store.list_feedback(rating)
-        finally:
-            store.close()
-    except CitewiseError as e:
-        raise fail(e) from e
+    with (
+        exit_on_error(),
+        closing(composition.build_feedback_store(load_settings(config))) as store,
+    ):
+        rows = store.list_feedback(rating)
     lines = "".join(_line(row) + "\n" for row in rows)
     if out is None:
         sys.stdout.write(lines)

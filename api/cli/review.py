@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import getpass
 import json
+from contextlib import closing
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -21,12 +22,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from api import composition
-from api.cli.support import ConfigOption, JsonOption, err, fail, load_settings
-from core.errors import CitewiseError
+from api.cli.support import ConfigOption, JsonOption, err, exit_on_error, load_settings
 from evals.dataset import write_jsonl
 from evals.review_export import Verdict, review_examples, reviewed_judge_pairs, to_jsonl
 from generation.answer_types import Answer
-from store.review_store import LoggedAnswer, QueueStatus
+from store.review_store import LoggedAnswer, QueueStatus, ReviewStore
 
 review_app = typer.Typer(help="The human review queue of served answers.", no_args_is_help=True)
 out = Console(soft_wrap=True)
@@ -42,15 +42,8 @@ def review_list(
     config: ConfigOption = None,
 ) -> None:
     """List queued (or reviewed) answers, newest first."""
-    try:
-        settings = load_settings(config)
-        store = composition.build_review_store(settings)
-        try:
-            items = store.queue(status, limit=limit)
-        finally:
-            store.close()
-    except CitewiseError as e:
-        raise fail(e) from e
+    with exit_on_error(), closing(_open_store(config)) as store:
+        items = store.queue(status, limit=limit)
     if as_json:
         out.print_json(json.dumps([_json(item) for item in items]))
         return
@@ -77,15 +70,8 @@ def review_show(
     config: ConfigOption = None,
 ) -> None:
     """Show one logged answer in full: the shown text, what was withheld, the feedback."""
-    try:
-        settings = load_settings(config)
-        store = composition.build_review_store(settings)
-        try:
-            item = store.get(answer_id)
-        finally:
-            store.close()
-    except CitewiseError as e:
-        raise fail(e) from e
+    with exit_on_error(), closing(_open_store(config)) as store:
+        item = store.get(answer_id)
     if as_json:
         out.print_json(json.dumps(_json(item, full=True)))
         return
@@ -136,30 +122,23 @@ def review_mark(
     config: ConfigOption = None,
 ) -> None:
     """Record a verdict on a logged answer (replacing an earlier one)."""
-    try:
+    with exit_on_error():
         settings = load_settings(config)
         if source is not None and source.strip() and "://" not in source:
-            registry = composition.build_registry(settings)
-            try:
+            with closing(composition.build_registry(settings)) as registry:
                 source = registry.get(source.strip()).source_uri
-            finally:
-                registry.close()
-        store = composition.build_review_store(settings)
-        try:
-            item = store.mark(
-                answer_id,
-                verdict,
-                reviewer or getpass.getuser(),
-                note=note,
-                source=source,
-                corrected_answer=corrected,
-            )
-        finally:
-            store.close()
-    except ValueError as e:
-        raise typer.BadParameter(str(e)) from e
-    except CitewiseError as e:
-        raise fail(e) from e
+        with closing(composition.build_review_store(settings)) as store:
+            try:
+                item = store.mark(
+                    answer_id,
+                    verdict,
+                    reviewer or getpass.getuser(),
+                    note=note,
+                    source=source,
+                    corrected_answer=corrected,
+                )
+            except ValueError as e:
+                raise typer.BadParameter(str(e)) from e
     assert item.review is not None
     out.print(f"{item.answer_id}: {item.review.verdict} (by {escape(item.review.reviewer_id)})")
 
@@ -174,21 +153,14 @@ def review_export(
     config: ConfigOption = None,
 ) -> None:
     """Write the reviewed answers as evaluation examples or labelled judge pairs."""
-    try:
-        settings = load_settings(config)
-        store = composition.build_review_store(settings)
-        try:
-            if fmt == "examples":
-                count = write_jsonl(review_examples(store.reviewed()), output)
-            else:
-                pairs = reviewed_judge_pairs(store.reviewed())
-                output.parent.mkdir(parents=True, exist_ok=True)
-                output.write_text(to_jsonl(pairs), encoding="utf-8")
-                count = len(pairs)
-        finally:
-            store.close()
-    except CitewiseError as e:
-        raise fail(e) from e
+    with exit_on_error(), closing(_open_store(config)) as store:
+        if fmt == "examples":
+            count = write_jsonl(review_examples(store.reviewed()), output)
+        else:
+            pairs = reviewed_judge_pairs(store.reviewed())
+            output.parent.mkdir(parents=True, exist_ok=True)
+            output.write_text(to_jsonl(pairs), encoding="utf-8")
+            count = len(pairs)
     kind = "example" if fmt == "examples" else "judge pair"
     err.print(f"wrote {count} {kind}{'' if count == 1 else 's'} to {output}")
 
@@ -214,3 +186,7 @@ def _json(item: LoggedAnswer[Answer], *, full: bool = False) -> dict[str, object
     if full:
         data["answer"] = item.answer.model_dump(mode="json")
     return data
+
+
+def _open_store(config: Path | None) -> ReviewStore[Answer]:
+    return composition.build_review_store(load_settings(config))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -48,6 +49,16 @@ def fail(error: CitewiseError) -> typer.Exit:
     """Print a one-line error and return the exit (code 2) to raise."""
     err.print(f"[red]error:[/red] {escape(error.message)}")
     return typer.Exit(2)
+
+
+@contextmanager
+def exit_on_error() -> Iterator[None]:
+    """Turns a CitewiseError raised inside the block into the one-line error exit (``fail``),
+    so a command's body reads as what it does: ``with exit_on_error(), closing(store) as s:``."""
+    try:
+        yield
+    except CitewiseError as e:
+        raise fail(e) from e
 
 
 def progress_bar(*, quiet: bool = False) -> Progress:
