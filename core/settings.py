@@ -36,6 +36,7 @@ from core.settings_service import (
     OidcSettings,
     ParsingSettings,
     RegistrySettings,
+    WebSettings,
 )
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "RegistrySettings",
     "SearchSettings",
     "Settings",
+    "WebSettings",
 ]
 
 CONFIG_ENV_VAR = "CITEWISE_CONFIG"
@@ -91,6 +93,7 @@ class Settings(BaseSettings):
     llm: LlmSettings = LlmSettings()
     answer: AnswerSettings = AnswerSettings()
     api: ApiSettings = ApiSettings()
+    web: WebSettings = WebSettings()
 
     @model_validator(mode="after")
     def _check_chunking(self) -> Settings:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from core.models import PUBLIC_GROUP
 from core.settings_pipeline import _Section
@@ -70,11 +70,46 @@ class OidcSettings(_Section):
     jwks_cache_s: int = Field(
         default=300, ge=1, description="How long fetched keys are reused before a refresh."
     )
+    client_id: str | None = Field(
+        default=None,
+        description="The web app's client id at the provider: set it to offer \"Sign in with "
+        "your identity provider\" (authorization code flow with PKCE); ID tokens must carry "
+        "it as their audience. Null: API-key sign-in only.",
+    )
+    client_secret: SecretStr | None = Field(
+        default=None,
+        description="The client secret for a confidential client (sent to the token endpoint "
+        "with HTTP Basic); null for a public client (PKCE alone).",
+    )
+    authorization_endpoint: str | None = Field(
+        default=None,
+        description="The provider's authorization endpoint; null: read from "
+        "`{issuer}/.well-known/openid-configuration` at the first sign-in.",
+    )
+    token_endpoint: str | None = Field(
+        default=None,
+        description="The provider's token endpoint; null: read from the discovery document.",
+    )
+    redirect_url: str | None = Field(
+        default=None,
+        description="The callback URL registered at the provider (ends in "
+        "`/web/oidc/callback`); null: derived from the request's own URL.",
+    )
+    scopes: tuple[str, ...] = Field(
+        default=("openid", "profile", "email"),
+        description="Scopes asked for at sign-in (`openid` is always added); add the one your "
+        "provider needs to put the groups claim into ID tokens.",
+    )
 
     @property
     def enabled(self) -> bool:
         """Whether JWTs are accepted at all."""
         return self.issuer is not None
+
+    @property
+    def login_enabled(self) -> bool:
+        """Whether the web app offers sign-in with the identity provider."""
+        return self.issuer is not None and self.client_id is not None
 
     @field_validator("algorithms")
     @classmethod
@@ -92,18 +127,20 @@ class OidcSettings(_Section):
     def _check_sources(self) -> OidcSettings:
         if self.issuer is None:
             # A half-written configuration would silently leave OIDC off: say so instead.
-            if self.audience or self.jwks_url or self.jwks_file:
+            if self.audience or self.jwks_url or self.jwks_file or self.client_id:
                 raise ValueError(
-                    "oidc.audience or a JWKS is set but oidc.issuer is not: set issuer to turn "
-                    "OIDC on"
+                    "oidc.audience, client_id or a JWKS is set but oidc.issuer is not: set "
+                    "issuer to turn OIDC on"
                 )
             return self
         if not self.audience:
             raise ValueError("oidc.audience is required when oidc.issuer is set")
         if (self.jwks_url is None) == (self.jwks_file is None):
             raise ValueError("set exactly one of oidc.jwks_url and oidc.jwks_file")
-        if self.jwks_url is not None and not self.jwks_url.startswith(("https://", "http://")):
-            raise ValueError("oidc.jwks_url must be an http(s) URL")
+        for name in ("jwks_url", "authorization_endpoint", "token_endpoint", "redirect_url"):
+            value = getattr(self, name)
+            if value is not None and not value.startswith(("https://", "http://")):
+                raise ValueError(f"oidc.{name} must be an http(s) URL")
         return self
 
 
@@ -143,6 +180,39 @@ class ApiSettings(_Section):
         description="Run ingestion jobs (uploads, deletes) in the serving process; off when a "
         "separate `citewise worker` runs them.",
     )
+
+
+class WebSettings(_Section):
+    """The web app's sign-in sessions (cookie ``citewise_session``).
+
+    Sessions are kept in the serving process's memory: sign-out and a revoked API key end them
+    at once, and a restart ends them all (users sign in again). Several API replicas behind
+    one address need sticky sessions.
+    """
+
+    session_hours: float = Field(
+        default=8.0,
+        gt=0,
+        le=24 * 30,
+        description="How long a web sign-in lasts (the session cookie's expiry).",
+    )
+    session_secret: SecretStr | None = Field(
+        default=None,
+        description="Signs the session and sign-in cookies (at least 32 characters); null: a "
+        "random secret per process.",
+    )
+    max_sessions: int = Field(
+        default=10_000,
+        ge=1,
+        description="Most signed-in sessions kept at once; beyond it the oldest ends.",
+    )
+
+    @field_validator("session_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("web.session_secret must be at least 32 characters")
+        return value
 
 
 class RegistrySettings(_Section):

@@ -16,9 +16,11 @@ from api.http import (
     openai_routes,
     problems,
     review_routes,
+    web_auth_routes,
 )
 from api.http.dependencies import Services
 from api.http.upload_limit import UploadLimitMiddleware
+from api.http.web_session import WebSessions
 from core.settings import Settings
 
 _log = logging.getLogger(__name__)
@@ -56,6 +58,7 @@ def create_app(settings: Settings, open_services: ServicesFactory) -> FastAPI:
     app.state.settings = settings
     app.state.ready = False
     app.state.metrics = metrics.ApiMetrics()  # this app's own registry
+    app.state.web_sessions = WebSessions.from_settings(settings.web)  # this app's sign-ins
     app.add_middleware(
         UploadLimitMiddleware,
         path="/v1/documents",
@@ -69,4 +72,5 @@ def create_app(settings: Settings, open_services: ServicesFactory) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(openai_routes.router)
     app.include_router(document_routes.router)
+    app.include_router(web_auth_routes.router)
     return app
