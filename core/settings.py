@@ -20,6 +20,7 @@ from pydantic_settings import (
 )
 
 from core.errors import ConfigError
+from core.settings_monitoring import AuditSettings, TelemetrySettings
 from core.settings_pipeline import (
     AnswerSettings,
     ChunkingSettings,
@@ -45,6 +46,7 @@ __all__ = [
     "AclSettings",
     "AnswerSettings",
     "ApiSettings",
+    "AuditSettings",
     "ChunkingSettings",
     "EmbeddingSettings",
     "IndexSettings",
@@ -55,6 +57,7 @@ __all__ = [
     "RegistrySettings",
     "SearchSettings",
     "Settings",
+    "TelemetrySettings",
     "WebSettings",
 ]
 
@@ -93,6 +96,8 @@ class Settings(BaseSettings):
     llm: LlmSettings = LlmSettings()
     answer: AnswerSettings = AnswerSettings()
     api: ApiSettings = ApiSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
+    audit: AuditSettings = AuditSettings()
     web: WebSettings = WebSettings()
 
     @model_validator(mode="after")

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from core.errors import InvalidInputError
 from core.models import Principal
+from core.tracing import NOOP_TRACER, Span, Tracer
 from generation.abstention import AbstentionPolicy
 from generation.answer_types import Answer, ChatMessage, FinishReason
 from generation.condense import condense_request, needs_condensing, read_condensed
@@ -92,6 +93,8 @@ class Prepared:
     question: str
     timings: dict[str, float]
     next: Prompt | Answer
+    similarity: float | None = None
+    """The closest readable chunk's dense cosine similarity (None: not measured)."""
 
 
 class AnswerService:
@@ -108,12 +111,15 @@ class AnswerService:
         policy: AbstentionPolicy | None = None,
         options: AnswerOptions | None = None,
         selector: SimilaritySelector | None = None,
+        tracer: Tracer = NOOP_TRACER,
     ) -> None:
         """``checker`` decides what of the model's text the reader is shown; ``assembler``
         numbers the sources within the context budget and ``prompts`` builds the prompt from
         them (both measured in ``generator``'s tokens); ``policy`` (the same one the checker
         abstains with) decides when to abstain before generation; ``selector``, when given,
-        keeps only the hits closest to the question for the prompt."""
+        keeps only the hits closest to the question for the prompt; ``tracer`` times the
+        stages as spans (docs/monitoring.md)."""
+        self._tracer = tracer
         self._searcher = searcher
         self._generator = generator
         self._checker = checker
@@ -144,13 +150,30 @@ class AnswerService:
         filters: SearchFilters | None = None,
     ) -> Answer:
         """The checked answer to ``question`` as ``principal`` may know it."""
+        with self._tracer.span("answer", **self._question_attributes(question, history)) as span:
+            answer = self._answer(question, principal, history, filters)
+            _describe(span, answer)
+            return answer
+
+    def _answer(
+        self,
+        question: str,
+        principal: Principal,
+        history: Sequence[ChatMessage],
+        filters: SearchFilters | None,
+    ) -> Answer:
         started = time.perf_counter()
         prepared = self.prepare(question, principal, history, filters)
         prompt = prepared.next
         if isinstance(prompt, Answer):
-            return _with_total(prompt, started)
+            return _with_total(prompt, started, prepared.similarity)
         t0 = time.perf_counter()
-        result = self._generator.generate(prompt.request(temperature=self._options.temperature))
+        with self._tracer.span("generate", **{"llm.prompt_tokens": prompt.prompt_tokens}) as span:
+            result = self._generator.generate(prompt.request(temperature=self._options.temperature))
+            span.set("llm.completion_tokens", result.completion_tokens)
+            span.set("llm.ttft_s", result.timings.first_token_s)
+            span.set("llm.finish_reason", result.finish_reason.value)
+            span.set("llm.model", result.model)
         prepared.timings["generate"] = time.perf_counter() - t0
         text = result.text
         if result.finish_reason is FinishReason.LENGTH:
@@ -162,7 +185,7 @@ class AnswerService:
             "prompt_tokens": result.prompt_tokens or prompt.prompt_tokens,
             "completion_tokens": result.completion_tokens,
         }
-        return _with_total(answer.model_copy(update=usage), started)
+        return _with_total(answer.model_copy(update=usage), started, prepared.similarity)
 
     def stream(
         self,
@@ -178,35 +201,52 @@ class AnswerService:
         removed, invalid markers dropped, or the whole answer replaced by an abstention.
         """
         started = time.perf_counter()
-        prepared = self.prepare(question, principal, history, filters)
+        # A span must not stay current across a yield (the consumer may resume the stream in
+        # another thread): the stages before and after generation are spans of their own, and
+        # the generation's span is started and ended by hand.
+        with self._tracer.span("answer.prepare", **self._question_attributes(question, history)):
+            prepared = self.prepare(question, principal, history, filters)
         prompt = prepared.next
         if isinstance(prompt, Answer):
-            yield FinalEvent(_with_total(prompt, started))
+            yield FinalEvent(_with_total(prompt, started, prepared.similarity))
             return
         yield SourcesEvent(prepared.question, prompt.context.sources)
         t0 = time.perf_counter()
         parts: list[str] = []
-        for delta in self._generator.stream(prompt.request(temperature=self._options.temperature)):
-            if not parts:
-                prepared.timings["first_token"] = time.perf_counter() - t0
-            parts.append(delta)
-            yield DeltaEvent(delta)
+        span = self._tracer.start(
+            "generate", **{"llm.prompt_tokens": prompt.prompt_tokens, "llm.stream": True}
+        )
+        try:
+            for delta in self._generator.stream(
+                prompt.request(temperature=self._options.temperature)
+            ):
+                if not parts:
+                    prepared.timings["first_token"] = time.perf_counter() - t0
+                    span.set("llm.ttft_s", prepared.timings["first_token"])
+                parts.append(delta)
+                yield DeltaEvent(delta)
+        finally:
+            span.end()
         prepared.timings["generate"] = time.perf_counter() - t0
         text = "".join(parts)
-        answer = self._finalize(prompt, text, prepared.timings)
+        with self._tracer.span("answer.finalize") as final:
+            answer = self._finalize(prompt, text, prepared.timings)
+            _describe(final, answer)
         # A stream reports no usage: count with the model's own tokenizer.
         usage = {
             "prompt_tokens": prompt.prompt_tokens,
             "completion_tokens": self._generator.count_tokens(text),
         }
-        yield FinalEvent(_with_total(answer.model_copy(update=usage), started))
+        yield FinalEvent(_with_total(answer.model_copy(update=usage), started, prepared.similarity))
 
     def condense(self, question: str, history: Sequence[ChatMessage]) -> str:
         """``question`` rewritten as a standalone question, given the conversation."""
         if not self._options.condense_history or not needs_condensing(history):
             return question
-        reply = self._generator.generate(condense_request(history, question))
-        return read_condensed(reply.text, question)
+        with self._tracer.span("condense", **{"history.turns": len(history)}) as span:
+            reply = self._generator.generate(condense_request(history, question))
+            span.set("llm.completion_tokens", reply.completion_tokens)
+            return read_condensed(reply.text, question)
 
     def prepare(
         self,
@@ -226,22 +266,45 @@ class AnswerService:
             timings["condense"] = time.perf_counter() - t0
             _log.info("condensed follow-up", extra={"question": standalone})
         t0 = time.perf_counter()
-        hits = self._searcher.search(standalone, principal, k=self._options.k, filters=filters)
-        similarity = self._best_similarity(standalone, principal, filters) if hits else None
-        if self._selector is not None:
-            hits = self._selector.select(standalone, hits)
+        with self._tracer.span("retrieve", **{"search.k": self._options.k}) as span:
+            hits = self._searcher.search(standalone, principal, k=self._options.k, filters=filters)
+            similarity = self._best_similarity(standalone, principal, filters) if hits else None
+            if self._selector is not None:
+                hits = self._selector.select(standalone, hits)
+            span.set("retrieve.hits", len(hits))
+            span.set("retrieval.top1_similarity", similarity)
         timings["retrieve"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        context = self._assembler.assemble(standalone, hits, AccessScope.for_principal(principal))
+        with self._tracer.span("assemble") as span:
+            scope = AccessScope.for_principal(principal)
+            context = self._assembler.assemble(standalone, hits, scope)
+            span.set("context.sources", len(context.sources))
+            span.set("context.tokens", sum(s.token_count for s in context.sources))
         timings["assemble"] = time.perf_counter() - t0
         reason = self._policy.before_generation(context, similarity)
         if reason is not None:
-            abstention = self._policy.abstain(standalone, reason, context.sources, timings=timings)
-            return Prepared(standalone, timings, abstention)
+            with self._tracer.span("abstain", **{"abstain.reason": reason.value, "stage": "early"}):
+                abstention = self._policy.abstain(
+                    standalone, reason, context.sources, timings=timings
+                )
+            return Prepared(standalone, timings, abstention, similarity)
         t0 = time.perf_counter()
-        prompt = self._prompts.build(context, standalone)
+        with self._tracer.span("prompt") as span:
+            prompt = self._prompts.build(context, standalone)
+            span.set("prompt.template", prompt.template_id)
+            span.set("llm.prompt_tokens", prompt.prompt_tokens)
         timings["prompt"] = time.perf_counter() - t0
-        return Prepared(standalone, timings, prompt)
+        return Prepared(standalone, timings, prompt, similarity)
+
+    def _question_attributes(
+        self, question: str, history: Sequence[ChatMessage]
+    ) -> dict[str, str | int | None]:
+        """The question's length (and its text only where tracing may record it)."""
+        return {
+            "question.length": len(question),
+            "question.text": question if self._tracer.records_question_text else None,
+            "history.turns": len(history),
+        }
 
     def _best_similarity(
         self, question: str, principal: Principal, filters: SearchFilters | None
@@ -269,7 +332,19 @@ def _complete_sentences(text: str) -> str:
     return text[: cut + 1].rstrip() if cut >= 0 else text
 
 
-def _with_total(answer: Answer, started: float) -> Answer:
+def _with_total(answer: Answer, started: float, similarity: float | None) -> Answer:
     timings = dict(answer.timings)
     timings["total"] = time.perf_counter() - started
-    return answer.model_copy(update={"timings": timings})
+    return answer.model_copy(update={"timings": timings, "retrieval_similarity": similarity})
+
+
+def _describe(span: Span, answer: Answer) -> None:
+    """The answer's outcome on its span: ids, counts and scores, never its text."""
+    span.set("answer.id", answer.answer_id)
+    span.set("answer.abstained", answer.abstained)
+    reason = answer.abstain_reason
+    span.set("answer.abstain_reason", reason.value if reason is not None else None)
+    span.set("answer.withheld", len(answer.withheld))
+    span.set("answer.citations", len(answer.citations))
+    span.set("answer.support_score", answer.support_score)
+    span.set("answer.quoted", answer.quoted)

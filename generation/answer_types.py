@@ -199,6 +199,11 @@ class Answer(FrozenModel):
     )
     model_text: str | None = None
     prompt_id: str | None = None
+    retrieval_similarity: float | None = Field(
+        default=None,
+        description="Dense cosine similarity of the closest source the caller may read (null "
+        "when not measured: nothing found, or answer.min_retrieval_similarity off).",
+    )
     timings: dict[str, float] = Field(default_factory=dict)
     prompt_tokens: int = Field(
         default=0, ge=0, description="Tokens of the answer prompt (0 when none was sent)."

@@ -24,6 +24,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from core.tracing import NOOP_TRACER, Tracer
 from generation.abstention import AbstentionPolicy
 from generation.answer_types import (
     AbstainReason,
@@ -81,9 +82,13 @@ class AnswerChecker:
         policy: AbstentionPolicy | None = None,
         options: CheckOptions | None = None,
         embedder: Embedder | None = None,
+        tracer: Tracer = NOOP_TRACER,
     ) -> None:
         """``embedder`` ranks citation quotes by meaning and scores answer relevance; without
-        one, quotes are ranked by words only and the relevance options must be off."""
+        one, quotes are ranked by words only and the relevance options must be off.
+        ``tracer`` times the check as a ``check`` span, a ``judge`` span per pass of the
+        judge, and ``withhold`` / ``abstain`` spans for what they decide."""
+        self._tracer = tracer
         self._judge = judge
         self._policy = policy or AbstentionPolicy()
         self._options = options or CheckOptions()
@@ -114,26 +119,54 @@ class AnswerChecker:
     ) -> Answer:
         """Check ``model_text`` against ``context`` (the sources the prompt showed) and build
         the answer the reader is shown. ``timings`` are copied in, with ``check`` added."""
+        judge = type(self._judge).__name__
+        with self._tracer.span("check", **{"judge.name": judge}) as span:
+            answer = self._finalize(context, model_text, prompt_id=prompt_id, timings=timings)
+            span.set("check.claims", sum(v.kind is SentenceKind.CLAIM for v in answer.verdicts))
+            span.set("check.supported", sum(v.supported for v in answer.verdicts))
+            span.set("answer.support_score", answer.support_score)
+        if answer.withheld:
+            with self._tracer.span("withhold", **{"withheld.count": len(answer.withheld)}):
+                pass
+        if answer.abstained and answer.abstain_reason is not None:
+            attributes = {"abstain.reason": answer.abstain_reason.value, "stage": "check"}
+            with self._tracer.span("abstain", **attributes):
+                pass
+        return answer
+
+    def _finalize(
+        self,
+        context: Context,
+        model_text: str,
+        *,
+        prompt_id: str | None,
+        timings: Mapping[str, float] | None,
+    ) -> Answer:
         started = time.perf_counter()
         options = self._options
+        judge = type(self._judge).__name__
         parsed = parse_answer(model_text, len(context.sources))
         attributed: frozenset[int] = frozenset()
         if options.attribute_uncited:
-            attribution = attribute_uncited(parsed, context, self._judge)
+            with self._tracer.span("judge", **{"judge.name": judge, "judge.pass": "attribute"}):
+                attribution = attribute_uncited(parsed, context, self._judge)
             parsed, attributed = attribution.parsed, attribution.attributed
-        report = check_answer(parsed, context, self._judge, remove_unsupported=options.withhold)
+        with self._tracer.span("judge", **{"judge.name": judge, "judge.pass": "ground"}) as span:
+            report = check_answer(parsed, context, self._judge, remove_unsupported=options.withhold)
+            span.set("judge.verdicts", len(report.verdicts))
         if options.recite_miscited:
             miscited = [
                 i
                 for i, v in enumerate(report.verdicts)
                 if v.kind is SentenceKind.CLAIM and not v.supported and v.cited
             ]
-            fixed = recite(parsed, context, self._judge, miscited)
-            if fixed.attributed:
-                parsed, attributed = fixed.parsed, attributed | fixed.attributed
-                report = check_answer(
-                    parsed, context, self._judge, remove_unsupported=options.withhold
-                )
+            with self._tracer.span("judge", **{"judge.name": judge, "judge.pass": "recite"}):
+                fixed = recite(parsed, context, self._judge, miscited)
+                if fixed.attributed:
+                    parsed, attributed = fixed.parsed, attributed | fixed.attributed
+                    report = check_answer(
+                        parsed, context, self._judge, remove_unsupported=options.withhold
+                    )
         verdicts = tuple(
             v.model_copy(update={"attributed": True}) if i in attributed else v
             for i, v in enumerate(report.verdicts)
@@ -192,12 +225,14 @@ class AnswerChecker:
         if not supported:
             return verdicts, reason
         claims = [_claim_text(verdicts[i].sentence) for i in supported]
-        scores = self._relevance.claim_scores(
-            question,
-            claims,
-            [verdicts[i].evidence for i in supported],
-            [_heading(context, verdicts[i].cited) for i in supported],
-        )
+        relevance = {"judge.name": "AnswerRelevance", "judge.pass": "relevance"}
+        with self._tracer.span("judge", **relevance):
+            scores = self._relevance.claim_scores(
+                question,
+                claims,
+                [verdicts[i].evidence for i in supported],
+                [_heading(context, verdicts[i].cited) for i in supported],
+            )
         scored = list(verdicts)
         for i, score in zip(supported, scores, strict=True):
             scored[i] = verdicts[i].model_copy(update={"relevance": round(score, 4)})

@@ -19,6 +19,7 @@ from pathlib import Path, PurePosixPath
 from core.errors import CitewiseError, NotFoundError
 from core.logging import fields
 from core.models import Acl, FileResult, IngestJob, IngestOutcome, JobKind
+from core.tracing import NOOP_TRACER, Tracer
 from ingest.job_store import ClaimedJob, JobStore
 from ingest.pipeline import IngestPipeline
 from ingest.registry import DocumentRegistry
@@ -48,7 +49,11 @@ class JobRunner:
         max_attempts: int = 3,
         poll_s: float = 2.0,
         lease_s: float = 60.0,
+        tracer: Tracer = NOOP_TRACER,
     ) -> None:
+        """``tracer`` times each job as an ``ingest.job`` span (the pipeline's stages nest
+        under it when the pipeline shares the tracer)."""
+        self._tracer = tracer
         self._jobs = jobs
         self._pipeline = pipeline
         self._writer = writer
@@ -127,7 +132,8 @@ class JobRunner:
 
     def _run(self, job: ClaimedJob) -> None:
         started = time.perf_counter()
-        with self._mutating, self._heartbeat(job):
+        attributes = {"job.id": job.job_id, "job.kind": job.kind.value, "document.id": job.doc_id}
+        with self._mutating, self._heartbeat(job), self._tracer.span("ingest.job", **attributes):
             try:
                 if job.attempts > self._max_attempts:
                     reason = (

@@ -20,6 +20,7 @@ from core.errors import DocumentError
 from core.ids import document_id, file_sha256
 from core.logging import fields
 from core.models import Acl, DocumentStatus, FileResult, IngestOutcome, IngestSummary
+from core.tracing import NOOP_TRACER, Tracer
 from ingest.acl_policy import AclPolicy
 from ingest.document_parser import ParsedDocument
 from ingest.formats import file_type
@@ -56,8 +57,10 @@ class IngestPipeline:
         tenant: str | None = None,
         embed_group: int = 256,
         max_file_bytes: int | None = None,
+        tracer: Tracer = NOOP_TRACER,
     ) -> None:
         self._registry = registry
+        self._tracer = tracer
         self._writer = writer
         self._pool = pool
         self._pipeline_id = pipeline_id
@@ -174,13 +177,22 @@ class IngestPipeline:
     def _process(self, jobs: Sequence[_Job], emit: ProgressCallback, tokens: Counter[str]) -> None:
         """Parse in worker processes, embed in groups, write each document."""
         group: list[tuple[_Job, ParsedDocument]] = []
-        outcomes = self._pool.map(j.source.path for j in jobs)
+        outcomes = iter(self._pool.map(j.source.path for j in jobs))
         if jobs:
             self._writer.warm_up()  # load the model while the parser workers start
-        for job, outcome in zip(jobs, outcomes, strict=True):
+        for job in jobs:
+            # The parser process parses and chunks; "parse" spans the wait for its result.
+            with self._tracer.span("parse", **{"document.id": job.doc_id}) as span:
+                outcome = next(outcomes)
+                span.set("document.failed", isinstance(outcome, DocumentError))
             if isinstance(outcome, DocumentError):
                 self._fail(job, outcome.message, emit)
                 continue
+            with self._tracer.span("chunk", **{"document.id": job.doc_id}) as span:
+                span.set("document.file_type", outcome.file_type)
+                span.set("chunk.count", len(outcome.passages))
+                span.set("tokens.source", outcome.source_tokens)
+                span.set("tokens.embedded", sum(p.token_count for p in outcome.passages))
             tokens["source"] += outcome.source_tokens
             tokens["embedded"] += sum(p.token_count for p in outcome.passages)
             group.append((job, outcome))
@@ -195,7 +207,10 @@ class IngestPipeline:
     ) -> None:
         if not group:
             return
-        vectors = self._writer.embed([doc for _, doc in group])
+        passages = sum(len(doc.passages) for _, doc in group)
+        with self._tracer.span("embed", **{"document.count": len(group)}) as span:
+            span.set("chunk.count", passages)
+            vectors = self._writer.embed([doc for _, doc in group])
         versions = [
             DocumentVersion(
                 doc_id=job.doc_id,
@@ -211,7 +226,9 @@ class IngestPipeline:
             )
             for (job, doc), (dense, sparse) in zip(group, vectors, strict=True)
         ]
-        counts = self._writer.write(versions)
+        with self._tracer.span("write", **{"document.count": len(group)}) as span:
+            counts = self._writer.write(versions)
+            span.set("chunk.count", sum(counts))
         for (job, _), chunk_count in zip(group, counts, strict=True):
             outcome = IngestOutcome.ADDED if job.is_new else IngestOutcome.UPDATED
             emit(FileResult(source_uri=job.source.source_uri, outcome=outcome, chunks=chunk_count))

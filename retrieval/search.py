@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from core.errors import InvalidInputError
 from core.models import Principal
+from core.tracing import NOOP_TRACER, AttributeValue, Tracer
 from retrieval.embedder import Embedder
 from retrieval.index import VectorIndex
 from retrieval.query import (
@@ -52,7 +53,11 @@ class Searcher:
         *,
         options: RankingOptions | None = None,
         reranker: Reranker | None = None,
+        tracer: Tracer = NOOP_TRACER,
     ) -> None:
+        """``tracer`` times each search as a ``search`` span, with the query embedding
+        (``search.embed``), the index query (``search.query``) and any rerank inside."""
+        self._tracer = tracer
         self._index = index
         self._embedder = embedder
         self._sparse = sparse
@@ -87,11 +92,31 @@ class Searcher:
         options = self._options
         mode = mode or options.mode
         limit = k or options.k
+        with self._tracer.span("search", **{"search.mode": mode.value, "search.k": limit}) as span:
+            hits = self._search(text, principal, mode, limit, filters=filters, exact=exact)
+            span.set("search.hits", len(hits))
+            span.set("search.top_score", hits[0].score if hits else None)
+            return hits
+
+    def _search(
+        self,
+        text: str,
+        principal: Principal,
+        mode: SearchMode,
+        limit: int,
+        *,
+        filters: SearchFilters | None,
+        exact: bool,
+    ) -> list[ScoredChunk]:
+        options = self._options
         depth = max(limit, options.rerank_depth) if self._reranker else limit
+        with self._tracer.span("search.embed"):
+            dense = tuple(self._embedder.embed_query(text)) if mode != SearchMode.SPARSE else None
+            sparse = self._sparse.encode_query(text) if mode != SearchMode.DENSE else None
         query = VectorQuery(
             mode=mode,
-            dense=tuple(self._embedder.embed_query(text)) if mode != SearchMode.SPARSE else None,
-            sparse=self._sparse.encode_query(text) if mode != SearchMode.DENSE else None,
+            dense=dense,
+            sparse=sparse,
             limit=depth,
             fusion=options.fusion,
             rrf_k=options.rrf_k,
@@ -100,11 +125,21 @@ class Searcher:
             exact=exact,
             hnsw_ef=options.hnsw_ef,
         )
-        hits = self._index.search(
-            query, AccessScope.for_principal(principal), filters or SearchFilters()
-        )
+        attributes: dict[str, AttributeValue | None] = {
+            "db.system": "qdrant",
+            "index.backend": type(self._index).__name__,
+            "query.limit": depth,
+            "query.fusion": options.fusion.value if mode is SearchMode.HYBRID else None,
+            "query.exact": exact,
+        }
+        with self._tracer.span("search.query", **attributes) as span:
+            hits = self._index.search(
+                query, AccessScope.for_principal(principal), filters or SearchFilters()
+            )
+            span.set("query.hits", len(hits))
         if self._reranker is not None and hits:
-            hits = self._reranker.rerank(text, hits)
+            with self._tracer.span("search.rerank", **{"rerank.candidates": len(hits)}):
+                hits = self._reranker.rerank(text, hits)
         # Rank fusion ties often, and the engine orders tied points differently from call to
         # call; a stable tie-break on the chunk id makes a search repeatable.
         hits = sorted(hits, key=lambda hit: (-hit.score, hit.chunk.chunk_id))

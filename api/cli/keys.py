@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import getpass
 import json
+from contextlib import closing
 from datetime import datetime
 from typing import Annotated
 
 import typer
+from pydantic import JsonValue
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -14,7 +17,9 @@ from rich.table import Table
 from api import composition
 from api.cli.support import ConfigOption, JsonOption, err, fail, load_settings, split_values
 from core.errors import CitewiseError
+from core.models import Principal
 from core.settings import Settings
+from store.audit_store import AuditAction
 from store.key_store import ApiKeyInfo, ApiKeyStore
 
 keys_app = typer.Typer(help="API keys for the HTTP API.", no_args_is_help=True)
@@ -47,6 +52,8 @@ def keys_create(
             )
         finally:
             store.close()
+        detail: dict[str, JsonValue] = {"user_id": info.user_id, "groups": list(info.groups)}
+        _audit(settings, AuditAction.KEY_CREATE, info.key_id, detail)
     except CitewiseError as e:
         raise fail(e) from e
     warning = (
@@ -104,6 +111,7 @@ def keys_revoke(
             store.revoke(key_id)
         finally:
             store.close()
+        _audit(settings, AuditAction.KEY_REVOKE, key_id, {})
     except CitewiseError as e:
         raise fail(e) from e
     out.print(f"revoked {escape(key_id)}")
@@ -111,6 +119,18 @@ def keys_revoke(
 
 def _open_store(settings: Settings) -> ApiKeyStore:
     return composition.build_key_store(settings)
+
+
+def _audit(
+    settings: Settings, action: AuditAction, key_id: str, detail: dict[str, JsonValue]
+) -> None:
+    """Record a key change in the audit log, as done by this host's operating-system user
+    (the command line has no API caller)."""
+    if not settings.audit.enabled:
+        return
+    operator = Principal(user_id=f"cli:{getpass.getuser()}", tenant=settings.tenant)
+    with closing(composition.build_audit_store(settings)) as audit:
+        audit.record(action, operator, target=key_id, detail=detail)
 
 
 def _row(key: ApiKeyInfo) -> tuple[str, ...]:

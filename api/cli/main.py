@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from api.cli.ask import ask
+from api.cli.audit import audit_app
 from api.cli.db import db_app
 from api.cli.docs import docs_app
 from api.cli.eval import eval_app
@@ -28,6 +29,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(feedback_app, name="feedback")
 app.add_typer(review_app, name="review")
 app.add_typer(db_app, name="db")
+app.add_typer(audit_app, name="audit")
 app.add_typer(eval_app, name="eval")
 app.command()(search)
 app.command()(ask)

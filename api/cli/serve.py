@@ -7,9 +7,8 @@ from typing import Annotated
 
 import typer
 
-from api import composition
 from api.cli.support import err, load_settings
-from api.http.app import create_app
+from api.composition.telemetry import build_app, open_telemetry
 
 
 def serve(
@@ -25,5 +24,6 @@ def serve(
     settings = load_settings(config)
     if not settings.api.auth_required:
         err.print("[yellow]warning:[/yellow] api.auth_required is false: anyone may query")
-    app = create_app(settings, composition.open_services)
-    uvicorn.run(app, host=host or settings.api.host, port=port or settings.api.port)
+    with open_telemetry(settings) as telemetry:  # traces when telemetry.otlp_endpoint is set
+        app = build_app(settings, telemetry)
+        uvicorn.run(app, host=host or settings.api.host, port=port or settings.api.port)

@@ -15,6 +15,7 @@ from api.composition.answering import (
     gguf_store_dir,
     support_judge_path,
 )
+from api.composition.auditing import build_audit_store, purge_expired, retention_cutoff
 from api.composition.indexing import (
     IndexAdapter,
     Store,
@@ -48,6 +49,7 @@ __all__ = [
     "Store",
     "acl_policy",
     "build_answer_service",
+    "build_audit_store",
     "build_authenticator",
     "build_context_assembler",
     "build_embedder",
@@ -71,5 +73,7 @@ __all__ = [
     "open_services",
     "open_store",
     "pipeline_id",
+    "purge_expired",
+    "retention_cutoff",
     "support_judge_path",
 ]

@@ -7,6 +7,7 @@ from pathlib import Path
 from api.composition.indexing import build_embedder, build_searcher
 from core.errors import ConfigError
 from core.settings import Settings
+from core.tracing import NOOP_TRACER, Tracer
 from generation.abstention import AbstentionPolicy
 from generation.answer import AnswerOptions, AnswerService, GeneratorTokenCounter
 from generation.cross_encoder_judge import CrossEncoderJudge, trained_judge_exists
@@ -117,9 +118,10 @@ def build_answer_service(
     *,
     generator: Generator | None = None,
     embedder: Embedder | None = None,
+    tracer: Tracer = NOOP_TRACER,
 ) -> AnswerService:
     """The answer path over an open index; ``generator`` and ``embedder`` let a long-lived
-    caller (the API, evals) share loaded models."""
+    caller (the API, evals) share loaded models; ``tracer`` times its stages."""
     embedder = embedder or build_embedder(settings)
     # The check embeds the same source sentences in several passes: memoise them.
     checking = MemoEmbedder(embedder)
@@ -140,6 +142,7 @@ def build_answer_service(
             quote_min_relevance=answer.quote_min_relevance,
         ),
         embedder=checking,
+        tracer=tracer,
     )
     generator = generator or build_generator(settings)
     # The context budget and the prompt window are both measured in the model's own tokens.
@@ -151,7 +154,7 @@ def build_answer_service(
         ),
     )
     return AnswerService(
-        build_searcher(settings, index, embedder=embedder),
+        build_searcher(settings, index, embedder=embedder, tracer=tracer),
         generator,
         checker,
         assembler,
@@ -168,4 +171,5 @@ def build_answer_service(
             if answer.passage_margin is not None
             else None
         ),
+        tracer=tracer,
     )

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from core.models import FileResult, IngestSummary
 from core.settings import Settings
+from core.tracing import NOOP_TRACER, Tracer
 from ingest.acl_policy import AclPolicy
 from ingest.document_parser import DocumentParser
 from ingest.parser_pool import ParserPool
@@ -145,7 +146,11 @@ def build_index(settings: Settings) -> IndexAdapter:
 
 
 def build_searcher(
-    settings: Settings, index: VectorIndex, *, embedder: Embedder | None = None
+    settings: Settings,
+    index: VectorIndex,
+    *,
+    embedder: Embedder | None = None,
+    tracer: Tracer = NOOP_TRACER,
 ) -> Searcher:
     """Hybrid search over an open index, ranked as the search settings say."""
     search = settings.search
@@ -169,6 +174,7 @@ def build_searcher(
         build_sparse_encoder(settings),
         options=options,
         reranker=reranker,
+        tracer=tracer,
     )
 
 
@@ -223,7 +229,11 @@ def open_store(settings: Settings, *, embedder: Embedder | None = None) -> Itera
 
 
 def build_pipeline(
-    settings: Settings, store: Store, *, pool: ParserPool | None = None
+    settings: Settings,
+    store: Store,
+    *,
+    pool: ParserPool | None = None,
+    tracer: Tracer = NOOP_TRACER,
 ) -> IngestPipeline:
     """The ingestion pipeline over an open store (parsing in ``pool``, or a pool of its own)."""
     if pool is None:
@@ -236,6 +246,7 @@ def build_pipeline(
         tenant=settings.tenant,
         embed_group=settings.ingest.embed_group,
         max_file_bytes=int(settings.parsing.max_file_mb * 1_000_000),
+        tracer=tracer,
     )
 
 

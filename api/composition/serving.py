@@ -9,6 +9,7 @@ from contextlib import ExitStack, closing, contextmanager
 from functools import partial
 
 from api.composition.answering import build_answer_service, build_generator
+from api.composition.auditing import build_audit_store, periodic_purge
 from api.composition.indexing import (
     Store,
     build_embedder,
@@ -22,6 +23,7 @@ from api.http.dependencies import Services
 from api.http.oidc import BearerAuthenticator, JwtAuthenticator
 from core.models import Acl
 from core.settings import Settings
+from core.tracing import NOOP_TRACER, Tracer
 from generation.answer_types import Answer
 from ingest.document_service import DocumentService
 from ingest.job_runner import JobRunner
@@ -62,11 +64,15 @@ def build_review_store(settings: Settings) -> ReviewStore[Answer]:
 
 @contextmanager
 def open_document_service(
-    settings: Settings, store: Store, *, run_jobs: bool | None = None
+    settings: Settings,
+    store: Store,
+    *,
+    run_jobs: bool | None = None,
+    tracer: Tracer = NOOP_TRACER,
 ) -> Iterator[tuple[DocumentService, JobRunner | None]]:
     """The document endpoints' service over an open store, and (with ``run_jobs``, default
     ``api.run_jobs``) the job runner that applies uploads and deletes in this process, started
-    and later stopped."""
+    and later stopped; ``tracer`` times its jobs."""
     with ExitStack() as stack:
         jobs = stack.enter_context(closing(JobStore(settings.registry_url)))
         staging = LocalUploadStaging(
@@ -85,7 +91,7 @@ def open_document_service(
             stack.callback(pool.close)
             runner = JobRunner(
                 jobs=jobs,
-                pipeline=build_pipeline(settings, store, pool=pool),
+                pipeline=build_pipeline(settings, store, pool=pool, tracer=tracer),
                 writer=store.writer,
                 registry=store.registry,
                 staging=staging,
@@ -94,6 +100,7 @@ def open_document_service(
                 max_attempts=settings.ingest.max_job_attempts,
                 poll_s=settings.ingest.job_poll_s,
                 lease_s=settings.ingest.job_lease_s,
+                tracer=tracer,
             )
             runner.start()
             stack.callback(runner.stop)
@@ -108,28 +115,36 @@ def open_document_service(
 
 
 @contextmanager
-def open_services(settings: Settings) -> Iterator[Services]:
+def open_services(settings: Settings, *, tracer: Tracer = NOOP_TRACER) -> Iterator[Services]:
     """Everything the HTTP API serves with, open and warmed for the app's lifetime: the store,
-    the searcher and answer service sharing one embedder, the API-key and feedback stores, and
-    the document service with its job runner."""
+    the searcher and answer service sharing one embedder, the API-key and feedback stores, the
+    audit log (purged as ``audit.retention_days`` says), and the document service with its job
+    runner. ``tracer`` (``api/composition/telemetry.py``) times questions and jobs."""
     embedder = build_embedder(settings)
     generator = build_generator(settings)
     with ExitStack() as stack:
         keys = stack.enter_context(closing(build_key_store(settings)))
         feedback = stack.enter_context(closing(build_feedback_store(settings)))
         reviews = stack.enter_context(closing(build_review_store(settings)))
+        audit = None
+        if settings.audit.enabled:
+            audit = stack.enter_context(closing(build_audit_store(settings)))
+            stack.enter_context(periodic_purge(settings, audit))
         store = stack.enter_context(open_store(settings, embedder=embedder))
         answers = build_answer_service(
-            settings, store.index, generator=generator, embedder=embedder
+            settings, store.index, generator=generator, embedder=embedder, tracer=tracer
         )
         answers.warm_up()
-        documents, runner = stack.enter_context(open_document_service(settings, store))
+        documents, runner = stack.enter_context(
+            open_document_service(settings, store, tracer=tracer)
+        )
         yield Services(
-            searcher=build_searcher(settings, store.index, embedder=embedder),
+            searcher=build_searcher(settings, store.index, embedder=embedder, tracer=tracer),
             answers=answers,
             authenticator=build_authenticator(settings, keys),
             feedback=feedback,
             documents=documents,
             job_runner=runner,
             reviews=reviews,
+            audit=audit,
         )

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from api.http import (
     ask_routes,
+    audit_routes,
     document_routes,
     feedback_routes,
     metrics,
@@ -72,5 +73,6 @@ def create_app(settings: Settings, open_services: ServicesFactory) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(openai_routes.router)
     app.include_router(document_routes.router)
+    app.include_router(audit_routes.router)
     app.include_router(web_auth_routes.router)
     return app

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
+from api.http import audit_recording
 from api.http.dependencies import AnswerLogDep, AnswersDep, Caller, SearcherDep
 from api.http.metrics import MetricsDep
 from api.http.problems import problem, stream_problem
@@ -18,6 +19,7 @@ from core.errors import CitewiseError
 from generation.answer import AnswerEvent, DeltaEvent, FinalEvent, SourcesEvent
 from generation.answer_types import Answer, ChatMessage
 from retrieval.snippets import make_snippet
+from store.audit_store import AuditAction
 
 router = APIRouter()
 
@@ -37,11 +39,14 @@ def readyz(request: Request) -> JSONResponse:
 
 
 @router.post("/v1/search", tags=["search"])
-def search(body: SearchRequest, caller: Caller, searcher: SearcherDep) -> SearchResponse:
+def search(
+    body: SearchRequest, caller: Caller, searcher: SearcherDep, audit: audit_recording.AuditDep
+) -> SearchResponse:
     """Hybrid (dense + BM25) search over the documents the caller may read."""
     hits = searcher.search(
         body.query, caller, k=body.k, mode=body.mode, filters=body.filters.to_search_filters()
     )
+    audit_recording.record_search(audit, caller, body.query, hits)
     results = []
     for rank, hit in enumerate(hits, start=1):
         chunk = hit.chunk
@@ -85,6 +90,7 @@ def ask(
     service: AnswersDep,
     metrics: MetricsDep,
     log: AnswerLogDep,
+    audit: audit_recording.AuditDep,
     accept: str | None = Header(None),
 ) -> Answer | EventSourceResponse:
     """A grounded answer with checked citations, or "I couldn't find this" and the closest
@@ -94,10 +100,14 @@ def ask(
     if accept and "text/event-stream" in accept:
         events = service.stream(body.question, caller, history=history, filters=filters)
         events = record_events(events, log, caller, body.question)
+        events = audit_recording.record_events(
+            events, audit, caller, body.question, AuditAction.ASK
+        )
         return EventSourceResponse(_sse(metrics.observe_events(events)))
     answer: Answer = service.answer(body.question, caller, history=history, filters=filters)
     metrics.observe_answer(answer)
     record_answer(log, caller, body.question, answer)
+    audit_recording.record_answer(audit, caller, body.question, answer, AuditAction.ASK)
     return answer
 
 

@@ -23,6 +23,7 @@ from generation.answer_types import Answer
 from ingest.document_service import DocumentService
 from ingest.job_runner import JobRunner
 from retrieval.search import Searcher
+from store.audit_store import AuditStore
 from store.feedback_store import FeedbackStore
 from store.review_store import ReviewStore
 
@@ -40,6 +41,8 @@ class Services:
     """Runs uploads and deletes in this process (None when a separate worker does)."""
     reviews: ReviewStore[Answer] | None = None
     """The answer log and review queue (None: answers are not logged)."""
+    audit: AuditStore | None = None
+    """The audit log (None: ``audit.enabled`` is off)."""
 
 
 def settings_of(request: Request) -> Settings:
@@ -90,12 +93,20 @@ def answer_log(services: ServicesDep) -> ReviewStore[Answer] | None:
     return services.reviews
 
 
+def audit_log(request: Request) -> AuditStore | None:
+    """The audit log; None when auditing is off (or, in a test that overrides the routes'
+    other dependencies, when no services were opened)."""
+    services: Services | None = getattr(request.app.state, "services", None)
+    return services.audit if services is not None else None
+
+
 SearcherDep = Annotated[Searcher, Depends(searcher)]
 AnswersDep = Annotated[AnswerService, Depends(answer_service)]
 AuthenticatorDep = Annotated[Authenticator, Depends(authenticator)]
 FeedbackDep = Annotated[FeedbackStore, Depends(feedback_store)]
 DocumentsDep = Annotated[DocumentService, Depends(document_service)]
 AnswerLogDep = Annotated[ReviewStore[Answer] | None, Depends(answer_log)]
+AuditDep = Annotated[AuditStore | None, Depends(audit_log)]
 
 _bearer = HTTPBearer(
     auto_error=False,

@@ -9,12 +9,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Response, UploadFile
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
+from api.http import audit_recording
 from api.http.dependencies import Caller, DocumentsDep, SettingsDep
 from core.errors import InvalidInputError
 from core.models import Acl, Document, IngestJob, Principal
 from core.settings import Settings
+from store.audit_store import AuditAction
 
 router = APIRouter(tags=["documents"])
 
@@ -78,6 +80,7 @@ def upload_document(
     service: DocumentsDep,
     response: Response,
     caller: Admin,
+    audit: audit_recording.AuditDep,
     file: Annotated[UploadFile, File(description="The document; its type is read from its bytes.")],
     acl_groups: Annotated[
         list[str] | None, Form(description="Groups who may read it (repeat the field).")
@@ -97,6 +100,10 @@ def upload_document(
             raise InvalidInputError(f"acl_{where}: {first['msg']}") from e
         acl = update.to_acl()
     job = service.upload(file.file, file.filename or "", acl, caller)
+    detail: dict[str, JsonValue] = {"filename": file.filename, "job_id": job.job_id}
+    if acl is not None:
+        detail["acl"] = {"users": list(acl.users), "groups": list(acl.groups)}
+    audit_recording.record_admin(audit, caller, AuditAction.UPLOAD, job.doc_id, detail)
     response.headers["Location"] = f"/v1/jobs/{job.job_id}"
     return job
 
@@ -118,21 +125,35 @@ def get_document(
 
 @router.delete("/v1/documents/{doc_id}", status_code=202, responses=_JOB_ACCEPTED)
 def delete_document(
-    doc_id: str, service: DocumentsDep, response: Response, caller: Admin
+    doc_id: str,
+    service: DocumentsDep,
+    response: Response,
+    caller: Admin,
+    audit: audit_recording.AuditDep,
 ) -> IngestJob:
     """Queue the removal of a document and all its chunks."""
     job = service.delete(doc_id, caller)
+    detail: dict[str, JsonValue] = {"job_id": job.job_id}
+    audit_recording.record_admin(audit, caller, AuditAction.DELETE, doc_id, detail)
     response.headers["Location"] = f"/v1/jobs/{job.job_id}"
     return job
 
 
 @router.patch("/v1/documents/{doc_id}/acl", responses={404: {"description": "No such document."}})
 def set_document_acl(
-    doc_id: str, body: AclUpdate, service: DocumentsDep, caller: Admin
+    doc_id: str,
+    body: AclUpdate,
+    service: DocumentsDep,
+    caller: Admin,
+    audit: audit_recording.AuditDep,
 ) -> Document:
     """Replace who may read a document; takes effect for searches at once, nothing is
     re-embedded."""
-    return service.set_acl(doc_id, body.to_acl())
+    acl = body.to_acl()
+    document = service.set_acl(doc_id, acl)
+    detail: dict[str, JsonValue] = {"users": list(acl.users), "groups": list(acl.groups)}
+    audit_recording.record_admin(audit, caller, AuditAction.ACL_CHANGE, doc_id, detail)
+    return document
 
 
 @router.get("/v1/jobs/{job_id}", tags=["jobs"], responses={404: {"description": "No such job."}})

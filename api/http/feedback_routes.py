@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.http.dependencies import AnswerLogDep, Caller, FeedbackDep
+from api.http.metrics import MetricsDep
 from store.feedback_store import MAX_COMMENT, Rating
 
 router = APIRouter()
@@ -39,7 +40,11 @@ class FeedbackResponse(BaseModel):
 
 @router.post("/v1/feedback", tags=["answers"], status_code=201)
 def feedback(
-    body: FeedbackRequest, caller: Caller, store: FeedbackDep, log: AnswerLogDep
+    body: FeedbackRequest,
+    caller: Caller,
+    store: FeedbackDep,
+    log: AnswerLogDep,
+    metrics: MetricsDep,
 ) -> FeedbackResponse:
     """Rate an answer up or down, with an optional comment; stored with the caller's user id."""
     logged = log.find(body.answer_id.strip()) if log is not None else None
@@ -54,4 +59,5 @@ def feedback(
         question=question,
         answer_text=answer_text,
     )
+    metrics.observe_feedback(body.rating)
     return FeedbackResponse(feedback_id=stored.feedback_id, answer_logged=logged is not None)

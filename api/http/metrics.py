@@ -14,6 +14,16 @@ Series:
   ``abstained``, ``reason`` the ``AbstainReason`` (``""`` when answered). Routes that return
   answers call ``metrics_of(request).observe_answer(answer)``; for an answer stream,
   ``observe_events`` does it when the final answer passes by.
+- ``citewise_answers_withheld_total`` and ``citewise_withheld_statements_total``: answers shown
+  with at least one statement withheld (unsupported by the sources), and how many statements
+  were withheld (those of abstentions included).
+- ``citewise_answer_support_score``: a histogram of the grounding check's support score (the
+  share of supported claims) of every answer that was checked.
+- ``citewise_answer_citations``: a histogram of the citations per answer shown (abstentions
+  not counted).
+- ``citewise_retrieval_top1_similarity``: a histogram of the dense cosine similarity of the
+  closest source the caller may read (answers for which it was measured).
+- ``citewise_feedback_total{rating}``: thumbs up and down received (``POST /v1/feedback``).
 - ``citewise_llm_tokens_total{kind}``: tokens of answer prompts (``kind="prompt"``) and of
   what the model wrote (``kind="completion"``), counted with the answers (history condensing
   calls are not counted).
@@ -60,6 +70,12 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 
 
 _HTTP_LABELS = ("method", "route", "status")
 
+SCORE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)
+"""Support scores and similarities, 0 to 1: tenths, plus the top end where answers sit."""
+
+CITATION_BUCKETS = (0, 1, 2, 3, 4, 5, 6, 8, 10, 15)
+"""Citations per answer."""
+
 
 class ApiMetrics:
     """The API's counters and histograms, in a registry of their own."""
@@ -83,6 +99,40 @@ class ApiMetrics:
             "citewise_answers",
             "Answers returned, by outcome (answered, abstained) and abstain reason.",
             ("outcome", "reason"),
+            registry=self.registry,
+        )
+        self._withheld_answers = Counter(
+            "citewise_answers_withheld",
+            "Answers shown with at least one statement withheld as unsupported.",
+            registry=self.registry,
+        )
+        self._withheld_statements = Counter(
+            "citewise_withheld_statements",
+            "Statements withheld from answers as unsupported by the sources.",
+            registry=self.registry,
+        )
+        self._support = Histogram(
+            "citewise_answer_support_score",
+            "Support score (share of supported claims) of checked answers.",
+            buckets=SCORE_BUCKETS,
+            registry=self.registry,
+        )
+        self._citations = Histogram(
+            "citewise_answer_citations",
+            "Citations per answer shown (abstentions excluded).",
+            buckets=CITATION_BUCKETS,
+            registry=self.registry,
+        )
+        self._similarity = Histogram(
+            "citewise_retrieval_top1_similarity",
+            "Dense cosine similarity of the closest readable source to the question.",
+            buckets=SCORE_BUCKETS,
+            registry=self.registry,
+        )
+        self._feedback = Counter(
+            "citewise_feedback",
+            "Answer feedback received, by rating (up, down).",
+            ("rating",),
             registry=self.registry,
         )
         self._tokens = Counter(
@@ -124,8 +174,21 @@ class ApiMetrics:
             self._answers.labels("abstained", reason).inc()
         else:
             self._answers.labels("answered", "").inc()
+            self._citations.observe(len(answer.citations))
+        if answer.withheld:
+            if not answer.abstained:
+                self._withheld_answers.inc()
+            self._withheld_statements.inc(len(answer.withheld))
+        if answer.verdicts:  # checked: the model wrote something the judge scored
+            self._support.observe(answer.support_score)
+        if answer.retrieval_similarity is not None:
+            self._similarity.observe(max(0.0, answer.retrieval_similarity))
         self._tokens.labels("prompt").inc(answer.prompt_tokens)
         self._tokens.labels("completion").inc(answer.completion_tokens)
+
+    def observe_feedback(self, rating: str) -> None:
+        """Count one thumbs up or down."""
+        self._feedback.labels(rating).inc()
 
     def observe_events(self, events: Iterator[AnswerEvent]) -> Iterator[AnswerEvent]:
         """Pass an answer stream through, counting its final answer."""

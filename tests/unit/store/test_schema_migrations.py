@@ -20,7 +20,7 @@ from alembic.runtime.migration import MigrationContext
 from core.errors import RegistryError
 from ingest import job_store, registry
 from ingest.registry import DocumentRegistry
-from store import feedback_store, key_store, review_store
+from store import audit_store, feedback_store, key_store, review_store
 from store.schema import head_revision, schema_status, upgrade_schema
 from store.sql_store import SqlStore
 from tests.conftest import REPO
@@ -36,6 +36,7 @@ STORE_METADATA: list[sqlalchemy.MetaData] = [
     *LEGACY_METADATA,
     job_store.JOB_METADATA,
     review_store._Base.metadata,
+    audit_store._Base.metadata,
 ]
 """Every store's tables: the migrated schema must match them all (add new stores here)."""
 
