@@ -14,6 +14,7 @@ from api.http import (
     document_routes,
     feedback_routes,
     metrics,
+    oidc_login,
     openai_routes,
     problems,
     review_routes,
@@ -60,6 +61,7 @@ def create_app(settings: Settings, open_services: ServicesFactory) -> FastAPI:
     app.state.ready = False
     app.state.metrics = metrics.ApiMetrics()  # this app's own registry
     app.state.web_sessions = WebSessions.from_settings(settings.web)  # this app's sign-ins
+    app.state.oidc_sign_in = oidc_login.OidcSignIn.from_settings(settings)  # None: off
     app.add_middleware(
         UploadLimitMiddleware,
         path="/v1/documents",
@@ -75,4 +77,5 @@ def create_app(settings: Settings, open_services: ServicesFactory) -> FastAPI:
     app.include_router(document_routes.router)
     app.include_router(audit_routes.router)
     app.include_router(web_auth_routes.router)
+    app.include_router(oidc_login.router)
     return app

@@ -7,6 +7,7 @@ each token to the API-key store or to the JWT verifier by its shape.
 
 from __future__ import annotations
 
+import hmac
 import math
 import re
 import threading
@@ -75,6 +76,19 @@ class JwtAuthenticator:
     def authenticate(self, token: str) -> Principal:
         """The principal a valid token stands for; AuthenticationError if it is not valid,
         JwksUnavailableError if the keys cannot be fetched."""
+        return self._principal(self._verified_claims(token, self._audience))
+
+    def authenticate_id_token(self, token: str, *, client_id: str, nonce: str) -> Principal:
+        """The principal of an ID token from the web sign-in: verified like an access token,
+        but issued to ``client_id`` and carrying the ``nonce`` this sign-in sent (so a token
+        from another sign-in cannot be replayed into this one)."""
+        claims = self._verified_claims(token, client_id)
+        found = claims.get("nonce")
+        if not isinstance(found, str) or not hmac.compare_digest(found.encode(), nonce.encode()):
+            raise AuthenticationError("ID token nonce does not match this sign-in")
+        return self._principal(claims)
+
+    def _verified_claims(self, token: str, audience: str) -> dict[str, object]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError as e:
@@ -90,11 +104,11 @@ class JwtAuthenticator:
         if key is None:
             raise AuthenticationError("unknown key id (kid)")
         try:
-            claims = jwt.decode(
+            claims: dict[str, object] = jwt.decode(
                 token,
                 key,
                 algorithms=list(self._settings.algorithms),
-                audience=self._audience,
+                audience=audience,
                 issuer=self._issuer,
                 leeway=self._settings.leeway_s,
                 options={"require": ["exp", "iss", "aud"]},
@@ -103,7 +117,7 @@ class JwtAuthenticator:
             raise AuthenticationError(f"token lacks the required claim {e.claim}") from e
         except jwt.InvalidTokenError as e:
             raise AuthenticationError(_reason(e)) from e
-        return self._principal(claims)
+        return claims
 
     def _principal(self, claims: Mapping[str, object]) -> Principal:
         settings = self._settings

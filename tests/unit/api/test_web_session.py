@@ -25,6 +25,7 @@ from api.http.web_session import (
     foreign_origin,
     set_session_cookie,
 )
+from core.errors import ConfigError
 from core.models import Principal
 from core.settings import Settings
 
@@ -263,3 +264,20 @@ def test_an_anonymous_trial_still_takes_a_session(keys: FakeKeys) -> None:
         assert client.get("/probe").json() == {"user": "anonymous"}
         _sign_in(client)
         assert client.get("/probe").json() == {"user": "eve"}
+
+
+def test_without_a_client_id_the_provider_sign_in_is_off(client: TestClient) -> None:
+    assert client.get("/web/oidc/login", follow_redirects=False).status_code == 404
+    assert client.get("/web/oidc/callback?code=x&state=y").status_code == 404
+    assert client.get("/web/session").json()["oidc_enabled"] is False
+
+
+def test_a_client_id_needs_an_issuer_and_endpoints_must_be_urls() -> None:
+    with pytest.raises(ConfigError, match="client_id"):
+        Settings.load(api={"oidc": {"client_id": "web"}})
+    oidc = {"issuer": "https://idp.test", "audience": "api", "jwks_url": "https://idp.test/k"}
+    with pytest.raises(ConfigError, match="token_endpoint"):
+        Settings.load(api={"oidc": {**oidc, "client_id": "web", "token_endpoint": "idp/token"}})
+    with pytest.raises(ConfigError, match="32 characters"):
+        Settings.load(web={"session_secret": "short"})
+    assert Settings.load(api={"oidc": {**oidc, "client_id": "web"}}).api.oidc.login_enabled
