@@ -23,6 +23,8 @@ from generation.answer_types import (
     GenerationTimings,
 )
 from generation.errors import GenerationError
+from generation.llama_prefix import PrefixStates
+from generation.llama_prefix import identity as prefix_identity
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -37,6 +39,10 @@ class LlamaCppGenerator:
     ``threads`` defaults to every core: llama-cpp-python's own default is half of them, which
     halves generation speed on a small machine. ``seed`` makes sampling at temperature > 0
     repeatable; at temperature 0 decoding is greedy.
+
+    ``reuse_prefix`` keeps the KV state of each system turn (``generation/llama_prefix.py``),
+    so a request reads only what follows it; ``prefix_dir`` keeps those states on disk for the
+    next process (each ``citewise ask`` is one).
     """
 
     def __init__(
@@ -46,12 +52,17 @@ class LlamaCppGenerator:
         context_window: int = 4096,
         threads: int | None = None,
         seed: int = 0,
+        reuse_prefix: bool = True,
+        prefix_dir: Path | None = None,
     ) -> None:
         self._path = model_path
         self._n_ctx = context_window
         self._threads = threads or os.cpu_count() or 1
         self._seed = seed
         self._llama: Llama | None = None
+        self._reuse_prefix = reuse_prefix
+        self._prefix_dir = prefix_dir
+        self._prefixes: PrefixStates | None = None
         self._lock = threading.RLock()
 
     @property
@@ -78,9 +89,12 @@ class LlamaCppGenerator:
     def generate(self, request: GenerationRequest) -> GenerationResult:
         """Run ``request`` to completion."""
         started = time.perf_counter()
+        arguments = self._arguments(request)
         with self._lock:
             try:
-                response: Any = self._model().create_chat_completion(**self._arguments(request))
+                llama = self._prepared(arguments)
+                response: Any = llama.create_chat_completion(**arguments)
+                self._learn(llama, arguments)
             except (ValueError, RuntimeError) as e:
                 raise GenerationError(f"llama.cpp failed: {e}") from e
         choice = response["choices"][0]
@@ -96,15 +110,16 @@ class LlamaCppGenerator:
 
     def stream(self, request: GenerationRequest) -> Iterator[str]:
         """Yield text deltas as llama.cpp decodes them."""
+        arguments = self._arguments(request)
         with self._lock:
             try:
-                chunks: Any = self._model().create_chat_completion(
-                    **self._arguments(request), stream=True
-                )
+                llama = self._prepared(arguments)
+                chunks: Any = llama.create_chat_completion(**arguments, stream=True)
                 for chunk in chunks:
                     delta = chunk["choices"][0].get("delta", {}).get("content")
                     if delta:
                         yield delta
+                self._learn(llama, arguments)
             except (ValueError, RuntimeError) as e:
                 raise GenerationError(f"llama.cpp failed: {e}") from e
 
@@ -120,6 +135,21 @@ class LlamaCppGenerator:
             # llama.cpp compiles the schema to a grammar that constrains decoding.
             arguments["response_format"] = {"type": "json_object", "schema": request.json_schema}
         return arguments
+
+    def _prepared(self, arguments: dict[str, Any]) -> Llama:
+        """The model, holding the KV state of the request's system turn when it is kept."""
+        llama = self._model()
+        if self._reuse_prefix:
+            if self._prefixes is None:
+                self._prefixes = PrefixStates(
+                    prefix_identity(self._path, self._n_ctx), self._prefix_dir
+                )
+            self._prefixes.prepare(llama, arguments["messages"])
+        return llama
+
+    def _learn(self, llama: Llama, arguments: dict[str, Any]) -> None:
+        if self._prefixes is not None:
+            self._prefixes.learn(llama, arguments["messages"])
 
     def _model(self) -> Llama:
         with self._lock:
