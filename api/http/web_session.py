@@ -203,8 +203,9 @@ def csrf_matches(session: WebSession, presented: str | None) -> bool:
 
 def foreign_origin(connection: HTTPConnection) -> bool:
     """Whether the request says it comes from another site: an ``Origin`` (or, without one, a
-    ``Referer``) whose scheme and host differ from this request's, or the opaque ``null``
-    origin. A request with neither header (not a browser) is not foreign."""
+    ``Referer``) naming another host or port than this request's ``Host``, a plain-HTTP page
+    posting to HTTPS, or the opaque ``null`` origin. A request with neither header (not a
+    browser) is not foreign."""
     origin = connection.headers.get("origin")
     if origin is None:
         referer = connection.headers.get("referer")
@@ -215,4 +216,8 @@ def foreign_origin(connection: HTTPConnection) -> bool:
         return True
     parts = urlsplit(origin)
     own = connection.url
-    return (parts.scheme.lower(), parts.netloc.lower()) != (own.scheme, own.netloc.lower())
+    if parts.netloc.lower() != own.netloc.lower():
+        return True
+    # An https page posting to what looks like http is a TLS proxy whose X-Forwarded-Proto
+    # uvicorn does not trust (FORWARDED_ALLOW_IPS): the same site. The reverse is a downgrade.
+    return parts.scheme.lower() == "http" and is_secure(connection)

@@ -4,20 +4,28 @@ authentication with CSRF through ``resolve_caller`` in an app whose services are
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
 from contextlib import nullcontext
 from http.cookies import SimpleCookie
+from pathlib import Path
 
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
+from jwt.algorithms import RSAAlgorithm
 from starlette.requests import Request
 from starlette.responses import Response
 
 from api.http import dependencies
 from api.http.app import create_app
+from api.http.auth import AuthenticationError
 from api.http.caller import resolve_caller
 from api.http.dependencies import Caller
+from api.http.oidc import JwtAuthenticator
 from api.http.web_auth_routes import safe_next
 from api.http.web_session import (
     COOKIE_NAME,
@@ -27,7 +35,7 @@ from api.http.web_session import (
 )
 from core.errors import ConfigError
 from core.models import Principal
-from core.settings import Settings
+from core.settings import OidcSettings, Settings
 
 KEY = "cw_0123456789ab_" + "s" * 43
 EVE = Principal(user_id="eve", groups=("staff",), tenant="acme")
@@ -150,7 +158,8 @@ def test_sign_in_redirects_only_to_this_site(target: str | None, expected: str) 
         ({}, False),
         ({"Origin": "http://127.0.0.1:8000"}, False),
         ({"Origin": "http://evil.test"}, True),
-        ({"Origin": "https://127.0.0.1:8000"}, True),
+        ({"Origin": "http://127.0.0.1:8001"}, True),
+        ({"Origin": "https://127.0.0.1:8000"}, False),  # a TLS proxy not trusted by uvicorn
         ({"Origin": "null"}, True),
         ({"Referer": "http://127.0.0.1:8000/login"}, False),
         ({"Referer": "http://evil.test/page"}, True),
@@ -158,6 +167,12 @@ def test_sign_in_redirects_only_to_this_site(target: str | None, expected: str) 
 )
 def test_the_origin_check(headers: dict[str, str], foreign: bool) -> None:
     assert foreign_origin(_request("http://127.0.0.1:8000/web/login", headers)) is foreign
+
+
+def test_a_plain_http_page_may_not_post_to_https() -> None:
+    request = _request("https://a.test/web/login", {"Origin": "http://a.test"})
+    assert foreign_origin(request)
+    assert not foreign_origin(_request("https://a.test/web/login", {"Origin": "https://a.test"}))
 
 
 @pytest.fixture
@@ -281,3 +296,33 @@ def test_a_client_id_needs_an_issuer_and_endpoints_must_be_urls() -> None:
     with pytest.raises(ConfigError, match="32 characters"):
         Settings.load(web={"session_secret": "short"})
     assert Settings.load(api={"oidc": {**oidc, "client_id": "web"}}).api.oidc.login_enabled
+
+
+def test_an_id_token_must_be_for_the_client_and_carry_the_sign_ins_nonce(tmp_path: Path) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = RSAAlgorithm.to_jwk(key.public_key(), as_dict=True)
+    (tmp_path / "jwks.json").write_text(json.dumps({"keys": [{**jwk, "kid": "k1"}]}))
+    issuer = "https://idp.test"
+    verifier = JwtAuthenticator(
+        OidcSettings(issuer=issuer, audience="api", jwks_file=tmp_path / "jwks.json")
+    )
+
+    def id_token(**claims: object) -> str:
+        now = int(time.time())
+        payload = {"iss": issuer, "aud": "web", "sub": "hana", "exp": now + 60, **claims}
+        return jwt.encode(payload, key, algorithm="RS256", headers={"kid": "k1"})
+
+    good = id_token(nonce="n-1", groups=["hr"])
+    found = verifier.authenticate_id_token(good, client_id="web", nonce="n-1")
+    assert found == Principal(user_id="hana", groups=("hr",))
+    for token, nonce, reason in (
+        (good, "n-2", "nonce"),
+        (id_token(), "n-1", "nonce"),
+        (id_token(nonce="n-1", aud="api"), "n-1", "another audience"),
+        (id_token(nonce="n-1", iss="https://other.test"), "n-1", "another issuer"),
+    ):
+        with pytest.raises(AuthenticationError, match=reason):
+            verifier.authenticate_id_token(token, client_id="web", nonce=nonce)
+    # An ID token is not an access token for the API (its audience is the web client).
+    with pytest.raises(AuthenticationError, match="another audience"):
+        verifier.authenticate(good)
