@@ -18,6 +18,7 @@ from fastapi import FastAPI, HTTPException
 from fastapi.testclient import TestClient
 
 import api.http.oidc
+import api.http.oidc_login
 import evals.backends
 import evals.dataset
 import evals.judge_data
@@ -84,6 +85,7 @@ SERVER_FAULTS: list[tuple[BaseException, int]] = [
     (MissingToolError(SECRET), 500),
     (DocumentError(SECRET), 500),
     (api.http.oidc.JwksUnavailableError(SECRET), 503),
+    (api.http.oidc_login.ProviderError(SECRET), 503),
     (evals.dataset.DatasetError(SECRET), 500),
     (evals.judge_data.LabelledDataError(SECRET), 500),
     (evals.retrieval_eval.EvalError(SECRET), 500),
