@@ -13,11 +13,12 @@ Steps, each timed into ``Answer.timings``:
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from core.errors import InvalidInputError
+from core.errors import CitewiseError, InvalidInputError
 from core.models import Principal
 from core.tracing import NOOP_TRACER, Span, Tracer
 from generation.abstention import AbstentionPolicy
@@ -128,6 +129,7 @@ class AnswerService:
         self._selector = selector
         self._assembler = assembler
         self._prompts = prompts
+        self._llm_load_started = False
 
     @property
     def generator(self) -> Generator:
@@ -137,6 +139,7 @@ class AnswerService:
     def warm_up(self) -> None:
         """Load the embedding model, the LLM and the judge's model now, not on the first
         question."""
+        self._llm_load_started = True
         self._searcher.warm_up()
         self._generator.warm_up()
         self._checker.warm_up()
@@ -259,6 +262,7 @@ class AnswerService:
         the prompt (evals and benchmarks use it to see exactly what the model is shown)."""
         if not question.strip():
             raise InvalidInputError("the question is empty")
+        self._load_generator_early()
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         standalone = self.condense(question, history)
@@ -306,6 +310,17 @@ class AnswerService:
             "history.turns": len(history),
         }
 
+    def _load_generator_early(self) -> None:
+        """In a service nobody warmed (one ``citewise ask``), load the LLM while retrieval
+        loads the embedder and searches: assembly needs the LLM's tokenizer, so otherwise the
+        two loads run one after the other before the first token (issue 18, lever 6)."""
+        if self._llm_load_started:
+            return
+        self._llm_load_started = True
+        threading.Thread(
+            target=_warm_quietly, args=(self._generator,), name="llm-warm-up", daemon=True
+        ).start()
+
     def _best_similarity(
         self, question: str, principal: Principal, filters: SearchFilters | None
     ) -> float | None:
@@ -321,6 +336,14 @@ class AnswerService:
         return self._checker.finalize(
             prompt.context, text, prompt_id=prompt.template_id, timings=timings
         )
+
+
+def _warm_quietly(generator: Generator) -> None:
+    """``generator.warm_up()``; a failure is left for the request that needs it to raise."""
+    try:
+        generator.warm_up()
+    except CitewiseError as e:
+        _log.debug("early LLM load failed", extra={"error": str(e)})
 
 
 def _complete_sentences(text: str) -> str:

@@ -1,6 +1,7 @@
 """The answer service's control flow, over a real qdrant-client in-memory index with the
 hashing fake embedder and a scripted generator (no model needed)."""
 
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -219,3 +220,59 @@ def test_warm_up_loads_the_generator_and_a_judge_that_has_a_model(
     ).warm_up()
     assert generator.warmed and judge.warmed
     service(index, generator).warm_up()  # the lexical judge has nothing to load
+
+
+class _SlowLoadingGenerator(FakeGenerator):
+    """Its load starts on another thread and takes until retrieval has begun."""
+
+    def __init__(self, replies: list[str]) -> None:
+        super().__init__(replies)
+        self.load_started = threading.Event()
+        self.search_started = threading.Event()
+        self.loads: list[str] = []
+
+    def warm_up(self) -> None:
+        self.loads.append(threading.current_thread().name)
+        self.load_started.set()
+        # Both in flight at once, or this times out: the load overlaps retrieval.
+        self.overlapped = self.search_started.wait(timeout=10)
+        super().warm_up()
+
+
+class _SignallingSearcher(Searcher):
+    def __init__(self, generator: _SlowLoadingGenerator, *args: object) -> None:
+        super().__init__(*args)  # type: ignore[arg-type]
+        self._generator = generator
+
+    def search(self, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        self._generator.search_started.set()
+        assert self._generator.load_started.wait(timeout=10)
+        return super().search(*args, **kwargs)  # type: ignore[arg-type]
+
+
+def test_an_unwarmed_service_loads_the_model_while_it_retrieves(
+    index: QdrantClientIndex,
+) -> None:
+    generator = _SlowLoadingGenerator(["Meals are reimbursed up to $75 per day [1]."])
+    embedder = FakeEmbedder()
+    answers = AnswerService(
+        _SignallingSearcher(generator, index, embedder, QdrantBm25Encoder()),
+        generator,
+        AnswerChecker(LexicalEmbeddingJudge(embedder), embedder=embedder),
+        *context(generator, index),
+        policy=AbstentionPolicy(min_retrieval_similarity=0.2),
+    )
+    first = answers.answer("Meal reimbursement per day?", EMPLOYEE)
+    answers.answer("Meal reimbursement per day?", EMPLOYEE)
+    assert not first.abstained
+    assert generator.loads == ["llm-warm-up"]  # once, on its own thread
+    assert generator.overlapped
+
+
+def test_a_warmed_service_starts_no_early_load(index: QdrantClientIndex) -> None:
+    generator = FakeGenerator(["Meals are reimbursed up to $75 per day [1]."])
+    answers = service(index, generator)
+    answers.warm_up()
+    generator.warmed = False
+    answers.answer("Meal reimbursement per day?", EMPLOYEE)
+    assert not generator.warmed
