@@ -38,10 +38,12 @@ class TelemetrySettings(_Section):
         "spans carry its length only. Document text never goes into spans.",
     )
 
-    @field_validator("otlp_endpoint")
+    @field_validator("otlp_endpoint", mode="before")
     @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
+    def _http_url(cls, value: object) -> object:
+        if value == "":  # an unset variable in docker-compose.yml: tracing off
+            return None
+        if isinstance(value, str) and not value.startswith(("http://", "https://")):
             raise ValueError("telemetry.otlp_endpoint must be an http(s) URL")
         return value
 

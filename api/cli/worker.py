@@ -20,6 +20,7 @@ import typer
 
 from api import composition
 from api.cli.support import err, fail, load_settings
+from api.composition.telemetry import open_telemetry
 from core.errors import CitewiseError
 
 
@@ -43,8 +44,11 @@ def worker(
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         with (
+            open_telemetry(settings) as telemetry,  # traces when telemetry.otlp_endpoint is set
             composition.open_store(settings) as store,
-            composition.open_document_service(settings, store, run_jobs=True) as (_, runner),
+            composition.open_document_service(
+                settings, store, run_jobs=True, tracer=telemetry.tracer
+            ) as (_, runner),
         ):
             assert runner is not None  # run_jobs=True
             err.print(f"worker {runner.worker_id} ready: waiting for jobs")

@@ -44,6 +44,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
+from api.http import audit_recording
 from api.http.dependencies import AnswerLogDep, AnswersDep, Caller
 from api.http.metrics import MetricsDep
 from api.http.problems import stream_problem
@@ -52,6 +53,7 @@ from core.errors import CitewiseError
 from core.models import heading_line
 from generation.answer import AnswerEvent, FinalEvent
 from generation.answer_types import Answer, ChatMessage, Role
+from store.audit_store import AuditAction
 
 router = APIRouter(tags=["openai"])
 
@@ -154,9 +156,11 @@ class ChatCompletion(BaseModel):
 def chat_completions(
     body: ChatCompletionRequest,
     caller: Caller,
+    *,
     service: AnswersDep,
     log: AnswerLogDep,
     metrics: MetricsDep,
+    audit: audit_recording.AuditDep,
 ) -> ChatCompletion | EventSourceResponse:
     """OpenAI-compatible chat: the last user message answered from the caller's documents,
     with ``[n]`` citations and a sources footer."""
@@ -165,11 +169,17 @@ def chat_completions(
     created = int(time.time())
     if body.stream:
         events = metrics.observe_events(
-            record_events(
-                service.stream(body.question(), caller, history=body.history()),
-                log,
+            audit_recording.record_events(
+                record_events(
+                    service.stream(body.question(), caller, history=body.history()),
+                    log,
+                    caller,
+                    body.question(),
+                ),
+                audit,
                 caller,
                 body.question(),
+                AuditAction.CHAT,
             )
         )
         chunks = _chunks(events, completion_id=completion_id, created=created, model=model)
@@ -177,6 +187,7 @@ def chat_completions(
     answer = service.answer(body.question(), caller, history=body.history())
     metrics.observe_answer(answer)
     record_answer(log, caller, body.question(), answer)
+    audit_recording.record_answer(audit, caller, body.question(), answer, AuditAction.CHAT)
     return completion(answer, completion_id=completion_id, created=created, model=model)
 
 

@@ -132,7 +132,15 @@ def test_secrets_are_mandatory(compose: dict[str, Any], missing: str) -> None:
 
 
 def test_the_services(compose: dict[str, Any]) -> None:
-    assert set(compose["services"]) == {"api", "worker", "qdrant", "postgres", "vllm"}
+    assert set(compose["services"]) == {
+        "api",
+        "worker",
+        "qdrant",
+        "postgres",
+        "vllm",
+        "prometheus",
+        "grafana",
+    }
     assert _services(compose, set()).keys() == {"api", "worker", "qdrant", "postgres"}
     assert "vllm" in _services(compose, {"gpu"})
     assert compose["services"]["vllm"]["profiles"] == ["gpu"]
