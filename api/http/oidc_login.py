@@ -274,6 +274,7 @@ def oidc_callback(
         _log.warning("OIDC sign-in failed: %s", e)
         return _failed()
     _, value = sessions.start(principal, via="oidc")
+    _log.info("web sign-in", extra={"user_id": principal.user_id, "via": "oidc"})
     response = start_session_response(request, value, sessions.lifetime_s, flow["next"])
     response.delete_cookie(FLOW_COOKIE, path=_FLOW_PATH, secure=is_secure(request))
     return response

@@ -8,6 +8,7 @@ identity provider is ``api/http/oidc_login.py``.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlencode, urlsplit
@@ -30,6 +31,8 @@ from api.http.web_session import (
 )
 from core.settings import Settings
 from store.key_store import TOKEN_PREFIX
+
+_log = logging.getLogger(__name__)
 
 LOGIN_PAGE = "/login"
 INVALID_KEY = "invalid"
@@ -118,6 +121,8 @@ def login(
     # Only API keys: a pasted access token (JWT) would outlive its own expiry in a session.
     principal = tokens.authenticate(key) if key.startswith(TOKEN_PREFIX) else None
     if principal is None:
+        # The key itself is never logged: a mistyped one is one character from valid.
+        _log.info("web sign-in refused: unknown or revoked API key")
         query = {"error": INVALID_KEY}
         if safe_next(next) != "/":
             query["next"] = safe_next(next)
@@ -126,6 +131,7 @@ def login(
     if previous is not None:
         sessions.end(previous.session_id)
     _, value = sessions.start(principal, via="api_key", api_key=key)
+    _log.info("web sign-in", extra={"user_id": principal.user_id, "via": "api_key"})
     return start_session_response(request, value, sessions.lifetime_s, next)
 
 
@@ -153,6 +159,7 @@ def logout(
         sessions = web_sessions_of(request)
         if sessions is not None:
             sessions.end(session.session_id)
+        _log.info("web sign-out", extra={"user_id": session.principal.user_id})
     response = RedirectResponse(LOGIN_PAGE, status_code=303, headers=NO_STORE)
     clear_session_cookie(response, request)
     return response
