@@ -22,6 +22,7 @@ from api.http.dependencies import AuthenticatorDep, SettingsDep
 from api.http.problems import problem
 from api.http.web_session import (
     CSRF_HEADER,
+    SignInMethod,
     WebSession,
     clear_session_cookie,
     csrf_matches,
@@ -55,7 +56,7 @@ class SessionInfo(BaseModel):
     csrf_token: str
     """Repeat it in the ``X-CSRF-Token`` header of every POST, PUT, PATCH and DELETE."""
     expires_at: datetime
-    via: str
+    via: SignInMethod
     """How the session signed in: ``api_key`` or ``oidc``."""
     oidc_enabled: bool
 

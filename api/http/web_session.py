@@ -37,7 +37,6 @@ from core.settings import WebSettings
 
 COOKIE_NAME = "citewise_session"
 CSRF_HEADER = "X-CSRF-Token"
-CSRF_FORM_FIELD = "csrf_token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 """Methods that change state: cookie-authenticated ones need the CSRF token."""
 _SESSION_SALT = "citewise.web.session"
