@@ -1,4 +1,5 @@
-"""Who is calling: the one place where a request's credentials become a ``Principal``.
+"""Who is calling: the one place where a request's credentials (a Bearer token, or the web
+app's session cookie with its CSRF rules) become a ``Principal``.
 
 The ``Caller`` route dependency (``api/http/dependencies.py``) and anything that must know the
 caller before a route runs (middleware that authenticates before a body is read, the web app's
