@@ -180,6 +180,35 @@ class ApiSettings(_Section):
         description="Run ingestion jobs (uploads, deletes) in the serving process; off when a "
         "separate `citewise worker` runs them.",
     )
+    max_json_kb: int = Field(
+        default=256,
+        ge=1,
+        description="Largest request body other than an upload (JSON, forms), counted as it "
+        "streams in whatever its headers say; larger: 413 before it is parsed.",
+    )
+    max_anonymous_body_kb: int = Field(
+        default=16,
+        ge=1,
+        description="Largest body of a request without credentials outside /v1 (the web "
+        "sign-in form); /v1 without valid credentials is refused (401) before any body byte "
+        "is read.",
+    )
+    body_idle_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="A request body that sends nothing for this long is dropped (408).",
+    )
+    body_timeout_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="A request body must arrive whole within this long (408).",
+    )
+    display_roots: tuple[Path, ...] = Field(
+        default=(),
+        description="Folders you ingest: readers who are not admins see a file's path "
+        "relative to the one holding it (a file outside them: its name only); admins see "
+        "`file://` URIs.",
+    )
 
 
 class WebSettings(_Section):
@@ -254,6 +283,37 @@ class ParsingSettings(_Section):
         default=200.0,
         gt=0,
         description="Larger files fail at ingest (with this reason) without being read.",
+    )
+    max_unzipped_mb: float = Field(
+        default=200.0,
+        gt=0,
+        description="A ZIP-based file (docx, pptx, xlsx, odt, epub) whose entries expand to "
+        "more fails before it is opened (decompression bombs).",
+    )
+    max_zip_ratio: float = Field(
+        default=200.0,
+        gt=1,
+        description="A ZIP-based file expanding to more than this many times its own size "
+        "fails before it is opened.",
+    )
+    max_pdf_pages: int = Field(
+        default=2000, ge=1, description="A PDF with more pages fails before it is partitioned."
+    )
+    max_ocr_pages: int = Field(
+        default=50, ge=1, description="A PDF with more pages is not OCRed (it fails instead)."
+    )
+    max_parse_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="Wall-clock limit for parsing one file (the bulk of an ingestion job); "
+        "over it the file fails and its parser process is replaced. Parser processes only "
+        "(ingest.workers > 0).",
+    )
+    parser_memory_mb: int = Field(
+        default=4096,
+        ge=0,
+        description="Address-space limit (RLIMIT_AS) of each parser process: a file needing "
+        "more fails, the batch goes on; 0: none. Parser processes only (ingest.workers > 0).",
     )
 
 

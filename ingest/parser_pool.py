@@ -5,17 +5,21 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 from pathlib import Path
+from types import FrameType
 
-from core.errors import DocumentError, ParseError
+from core.errors import DocumentError, ParseError, TooLargeError
 from ingest.document_parser import DocumentParser, ParsedDocument
+from ingest.parse_limits import ParseLimits, limit_memory
 
 log = logging.getLogger(__name__)
 
@@ -23,16 +27,31 @@ ParserFactory = Callable[[], DocumentParser]
 Outcome = ParsedDocument | DocumentError
 
 _worker_processor: DocumentParser | None = None
+_worker_limits = ParseLimits()
+# The parent waits this much longer than the worker's own alarm before it kills the worker: a
+# parser stuck in native code never returns to Python to notice the alarm.
+_KILL_GRACE_S = 30.0
 
 
-def _init_worker(factory: ParserFactory) -> None:
-    global _worker_processor  # noqa: PLW0603 - one processor per worker process, built once
+class _ParseTimeout(Exception):
+    """Raised in a parser process by its per-file alarm."""
+
+
+def _init_worker(factory: ParserFactory, limits: ParseLimits) -> None:
+    global _worker_processor, _worker_limits  # noqa: PLW0603 - one per worker process
     parent = multiprocessing.parent_process()
     if parent is not None:
         # A parent killed with SIGKILL cannot shut its pool down; don't outlive it.
         threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
+    _worker_limits = limits
+    limit_memory(limits.memory_bytes)  # in this process only: the parent is never limited
+    signal.signal(signal.SIGALRM, _on_alarm)
     _worker_processor = factory()
     _worker_processor.warm_up()
+
+
+def _on_alarm(signum: int, frame: FrameType | None) -> None:
+    raise _ParseTimeout
 
 
 def _ready() -> bool:
@@ -46,7 +65,29 @@ def _exit_with(parent: BaseProcess) -> None:
 
 def _process_in_worker(path: Path) -> Outcome:
     assert _worker_processor is not None, "worker used before its initializer ran"
-    return process_safely(_worker_processor, path)
+    limits = _worker_limits
+    signal.setitimer(signal.ITIMER_REAL, limits.max_parse_s)
+    try:
+        return process_safely(_worker_processor, path)
+    except _ParseTimeout:
+        return _timed_out(limits)
+    except MemoryError:
+        return _out_of_memory(limits)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def _timed_out(limits: ParseLimits) -> ParseError:
+    return ParseError(
+        f"parsing took longer than the {limits.max_parse_s:g} s limit (parsing.max_parse_s)"
+    )
+
+
+def _out_of_memory(limits: ParseLimits) -> TooLargeError:
+    return TooLargeError(
+        f"parsing needed more than the {limits.memory_bytes / 1e6:g} MB memory limit "
+        "(parsing.parser_memory_mb)"
+    )
 
 
 def process_safely(processor: DocumentParser, path: Path) -> Outcome:
@@ -59,6 +100,8 @@ def process_safely(processor: DocumentParser, path: Path) -> Outcome:
         return processor.process(path)
     except DocumentError as e:
         return e
+    except (_ParseTimeout, MemoryError):
+        raise  # the worker reports these with the limit that was hit
     except Exception as e:
         first_line = (str(e).splitlines() or [type(e).__name__])[0]
         log.debug("unexpected parser error", exc_info=True)
@@ -71,6 +114,12 @@ class ParserPool:
     With ``workers=0`` files are processed inline (handy for tests and tiny batches). With
     ``keep_alive`` the worker processes outlive a ``map`` (a server parsing one upload at a time
     would otherwise pay their start-up, seconds, on every file) until ``close``.
+
+    Worker processes run under ``limits``: an address-space cap (a file needing more fails with
+    a MemoryError in its worker, not the machine) and a wall-clock limit per file (an alarm in
+    the worker; should the parser be stuck in native code, the parent kills the worker a
+    little later and starts a fresh one). Either way the file fails with a one-line reason
+    and the batch goes on.
     """
 
     def __init__(
@@ -80,8 +129,10 @@ class ParserPool:
         workers: int = 1,
         window: int = 16,
         keep_alive: bool = False,
+        limits: ParseLimits | None = None,
     ) -> None:
         self._factory = factory
+        self._limits = limits or ParseLimits()
         self._workers = workers
         self._keep_alive = keep_alive
         self._window = max(window, workers)
@@ -124,7 +175,10 @@ class ParserPool:
 
     def _executor(self, context: BaseContext) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
-            self._workers, mp_context=context, initializer=_init_worker, initargs=(self._factory,)
+            self._workers,
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(self._factory, self._limits),
         )
 
     def _fill(
@@ -147,11 +201,17 @@ class ParserPool:
         try:
             while pending:
                 _, future = pending.popleft()
+                failure: Outcome | None = None
                 try:
-                    outcome = future.result()
+                    outcome = future.result(timeout=self._limits.max_parse_s + _KILL_GRACE_S)
                 except BrokenProcessPool:
-                    # A parser crashed its process: blame the file at the head, retry the rest.
-                    outcome = ParseError("the parser crashed on this file")
+                    failure = ParseError("the parser crashed on this file")
+                except FutureTimeout:
+                    failure = _timed_out(self._limits)
+                    _kill_workers(executor)
+                if failure is not None:
+                    # Blame the file at the head, retry the rest in fresh workers.
+                    outcome = failure
                     queue.extendleft(reversed([p for p, _ in pending]))
                     pending.clear()
                     executor.shutdown(cancel_futures=True)
@@ -170,3 +230,12 @@ class ParserPool:
         if self._started is not None:
             self._started.shutdown(cancel_futures=True)
             self._started = None
+
+
+def _kill_workers(executor: ProcessPoolExecutor) -> None:
+    """Kill a pool's worker processes (a parser stuck past its alarm holds one)."""
+    # The executor has no public way to stop a running task; its process table is the way.
+    processes: dict[int, BaseProcess] = getattr(executor, "_processes", None) or {}
+    for process in list(processes.values()):
+        if process.is_alive():
+            process.kill()

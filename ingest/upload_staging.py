@@ -29,6 +29,9 @@ from urllib.parse import quote
 from core.errors import EmptyDocumentError, NotFoundError, TooLargeError
 
 _UNSAFE = re.compile(r"[^\w .-]+")
+# Control (Cc), format (Cf: bidi overrides and isolates, zero-width characters), line and
+# paragraph separators, surrogates and unassigned code points.
+_INVISIBLE = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
 _COPY_BLOCK = 1 << 20
 UPLOAD_URI_PREFIX = "upload:///"
 """Source URIs of uploaded documents start with this; a re-upload under the same name is the
@@ -150,10 +153,19 @@ class LocalUploadStaging:
 
 
 def display_name(client_name: str) -> str:
-    """The last component of the client's name (browsers on Windows send full paths),
-    normalised; ``upload`` when nothing is left."""
-    name = PureWindowsPath(PurePosixPath(client_name or "").name).name
-    name = unicodedata.normalize("NFKC", name).strip().replace("\x00", "")
+    """The name an upload is shown and identified by: ``upload`` when nothing is left.
+
+    In this order, because each step must see what the one before produced: NFKC first (so a
+    full-width solidus ``／`` becomes ``/`` and is then treated as the separator it looks
+    like), then the last path component (browsers on Windows send full paths), then control,
+    format and bidirectional-override characters dropped (a right-to-left override would
+    show ``evil\u202egpj.md`` as ``evilmd.jpg``). ``.`` and ``..`` are not names.
+    """
+    name = unicodedata.normalize("NFKC", client_name or "")
+    name = PureWindowsPath(PurePosixPath(name).name).name
+    name = "".join(c for c in name if unicodedata.category(c) not in _INVISIBLE).strip()
+    if name in (".", ".."):
+        name = ""
     return name[:200] or "upload"
 
 

@@ -16,6 +16,7 @@ from core.settings import Settings
 from core.tracing import NOOP_TRACER, Tracer
 from ingest.acl_policy import AclPolicy
 from ingest.document_parser import DocumentParser
+from ingest.parse_limits import ParseLimits
 from ingest.parser_pool import ParserPool
 from ingest.pipeline import IngestPipeline
 from ingest.registry import DocumentRegistry
@@ -67,6 +68,20 @@ def build_parser(settings: Settings) -> DocumentParser:
         pdf_strategy=settings.parsing.pdf_strategy,
         ocr_fallback=settings.parsing.ocr_fallback,
         languages=settings.parsing.languages,
+        limits=parse_limits(settings),
+    )
+
+
+def parse_limits(settings: Settings) -> ParseLimits:
+    """What parsing one file may cost (``parsing.*`` limits)."""
+    parsing = settings.parsing
+    return ParseLimits(
+        max_unzipped_bytes=int(parsing.max_unzipped_mb * 1_000_000),
+        max_zip_ratio=parsing.max_zip_ratio,
+        max_pdf_pages=parsing.max_pdf_pages,
+        max_ocr_pages=parsing.max_ocr_pages,
+        max_parse_s=parsing.max_parse_s,
+        memory_bytes=parsing.parser_memory_mb * 1_000_000,
     )
 
 
@@ -237,7 +252,11 @@ def build_pipeline(
 ) -> IngestPipeline:
     """The ingestion pipeline over an open store (parsing in ``pool``, or a pool of its own)."""
     if pool is None:
-        pool = ParserPool(partial(build_parser, settings), workers=settings.ingest.workers)
+        pool = ParserPool(
+            partial(build_parser, settings),
+            workers=settings.ingest.workers,
+            limits=parse_limits(settings),
+        )
     return IngestPipeline(
         registry=store.registry,
         writer=store.writer,

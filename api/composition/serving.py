@@ -17,6 +17,7 @@ from api.composition.indexing import (
     build_pipeline,
     build_searcher,
     open_store,
+    parse_limits,
 )
 from api.http.auth import Authenticator
 from api.http.dependencies import Services
@@ -87,6 +88,7 @@ def open_document_service(
                 partial(build_parser, settings),
                 workers=settings.ingest.workers,
                 keep_alive=True,
+                limits=parse_limits(settings),
             )
             stack.callback(pool.close)
             runner = JobRunner(

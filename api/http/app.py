@@ -21,7 +21,7 @@ from api.http import (
     web_auth_routes,
 )
 from api.http.dependencies import Services
-from api.http.upload_limit import UploadLimitMiddleware
+from api.http.request_guard import RequestGuard
 from api.http.web_session import WebSessions
 from core.settings import Settings
 
@@ -62,11 +62,8 @@ def create_app(settings: Settings, open_services: ServicesFactory) -> FastAPI:
     app.state.metrics = metrics.ApiMetrics()  # this app's own registry
     app.state.web_sessions = WebSessions.from_settings(settings.web)  # this app's sign-ins
     app.state.oidc_sign_in = oidc_login.OidcSignIn.from_settings(settings)  # None: off
-    app.add_middleware(
-        UploadLimitMiddleware,
-        path="/v1/documents",
-        max_bytes=int(settings.api.max_upload_mb * 1_000_000),
-    )
+    # Authentication and body limits before any route reads a body (api/http/request_guard.py).
+    app.add_middleware(RequestGuard, settings=settings)
     app.add_middleware(metrics.MetricsMiddleware, metrics=app.state.metrics)
     problems.install(app)
     app.include_router(ask_routes.router)

@@ -10,9 +10,10 @@ from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api.http import audit_recording
-from api.http.dependencies import AnswerLogDep, AnswersDep, Caller, SearcherDep
+from api.http.dependencies import AnswerLogDep, AnswersDep, Caller, SearcherDep, SettingsDep
 from api.http.metrics import MetricsDep
 from api.http.problems import problem, stream_problem
+from api.http.reader_view import ReaderView
 from api.http.review_routes import record_answer, record_events
 from api.http.schemas import AskRequest, SearchHit, SearchRequest, SearchResponse
 from core.errors import CitewiseError
@@ -40,9 +41,15 @@ def readyz(request: Request) -> JSONResponse:
 
 @router.post("/v1/search", tags=["search"])
 def search(
-    body: SearchRequest, caller: Caller, searcher: SearcherDep, audit: audit_recording.AuditDep
+    body: SearchRequest,
+    caller: Caller,
+    searcher: SearcherDep,
+    audit: audit_recording.AuditDep,
+    settings: SettingsDep,
 ) -> SearchResponse:
-    """Hybrid (dense + BM25) search over the documents the caller may read."""
+    """Hybrid (dense + BM25) search over the documents the caller may read (``source_uri``
+    is a display path for readers who are not admins)."""
+    view = ReaderView.of(settings, caller)
     hits = searcher.search(
         body.query, caller, k=body.k, mode=body.mode, filters=body.filters.to_search_filters()
     )
@@ -60,7 +67,7 @@ def search(
                 title=chunk.title,
                 section_path=list(chunk.section_path),
                 pages=list(chunk.pages),
-                source_uri=chunk.source_uri,
+                source_uri=view.uri(chunk.source_uri),
                 snippet=snippet.text,
                 highlights=list(snippet.highlights),
             )
@@ -91,10 +98,13 @@ def ask(
     metrics: MetricsDep,
     log: AnswerLogDep,
     audit: audit_recording.AuditDep,
+    settings: SettingsDep,
     accept: str | None = Header(None),
 ) -> Answer | EventSourceResponse:
     """A grounded answer with checked citations, or "I couldn't find this" and the closest
-    sources."""
+    sources. The model's raw text (``model_text``) is null unless an admin asks for it with
+    ``debug``; readers who are not admins see display paths as ``source_uri``."""
+    view = ReaderView.of(settings, caller)
     history = tuple(ChatMessage(role=t.role, content=t.content) for t in body.history)
     filters = body.filters.to_search_filters()
     if accept and "text/event-stream" in accept:
@@ -103,27 +113,35 @@ def ask(
         events = audit_recording.record_events(
             events, audit, caller, body.question, AuditAction.ASK
         )
-        return EventSourceResponse(_sse(metrics.observe_events(events)))
+        return EventSourceResponse(_sse(metrics.observe_events(events), view, debug=body.debug))
     answer: Answer = service.answer(body.question, caller, history=history, filters=filters)
     metrics.observe_answer(answer)
     record_answer(log, caller, body.question, answer)
     audit_recording.record_answer(audit, caller, body.question, answer, AuditAction.ASK)
-    return answer
+    return view.answer(answer, debug=body.debug)
 
 
-def _sse(events: Iterator[AnswerEvent]) -> Iterator[ServerSentEvent]:
-    """Answer events as SSE; a failure mid-stream becomes an ``error`` event (the status line
-    has already been sent)."""
+def _sse(
+    events: Iterator[AnswerEvent], view: ReaderView, *, debug: bool
+) -> Iterator[ServerSentEvent]:
+    """Answer events as SSE, as ``view`` shows them; a failure mid-stream becomes an ``error``
+    event (the status line has already been sent)."""
     try:
         for event in events:
             if isinstance(event, SourcesEvent):
-                sources = [s.model_dump(mode="json", exclude={"text"}) for s in event.sources]
+                sources = [
+                    s.model_copy(update={"source_uri": view.uri(s.source_uri)}).model_dump(
+                        mode="json", exclude={"text"}
+                    )
+                    for s in event.sources
+                ]
                 data = {"question": event.question, "sources": sources}
                 yield ServerSentEvent(json.dumps(data), event="sources")
             elif isinstance(event, DeltaEvent):
                 yield ServerSentEvent(json.dumps({"text": event.text}), event="delta")
             elif isinstance(event, FinalEvent):
-                yield ServerSentEvent(event.answer.model_dump_json(), event="answer")
+                visible = view.answer(event.answer, debug=debug)
+                yield ServerSentEvent(visible.model_dump_json(), event="answer")
     except CitewiseError as e:
         shown, rid = stream_problem(e, where="POST /v1/ask (stream)")
         body: dict[str, object] = {"title": shown.title, "detail": shown.detail}

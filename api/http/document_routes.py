@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
 from api.http import audit_recording
 from api.http.dependencies import Caller, DocumentsDep, SettingsDep
+from api.http.reader_view import DocumentView, ReaderView
 from core.errors import InvalidInputError
 from core.models import Acl, Document, IngestJob, Principal
 from core.settings import Settings
@@ -40,7 +41,7 @@ Admin = Annotated[Principal, Depends(admin)]
 class DocumentList(BaseModel):
     """``GET /v1/documents`` result."""
 
-    documents: list[Document]
+    documents: list[DocumentView]
 
 
 class JobList(BaseModel):
@@ -54,8 +55,12 @@ class AclUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    users: list[str] = Field(default_factory=list, max_length=1000)
-    groups: list[str] = Field(default_factory=list, max_length=1000, examples=[["hr"]])
+    users: list[Annotated[str, Field(max_length=256)]] = Field(
+        default_factory=list, max_length=1000
+    )
+    groups: list[Annotated[str, Field(max_length=256)]] = Field(
+        default_factory=list, max_length=1000, examples=[["hr"]]
+    )
 
     def to_acl(self) -> Acl:
         """The domain ACL; at least one reader, since an empty ACL would hide the document."""
@@ -110,17 +115,21 @@ def upload_document(
 
 @router.get("/v1/documents")
 def list_documents(service: DocumentsDep, settings: SettingsDep, caller: Caller) -> DocumentList:
-    """The documents the caller may read (every document, for an admin)."""
+    """The documents the caller may read (every document, for an admin); readers who are not
+    admins see display paths and no content hashes."""
     documents = service.list_documents(caller, admin=_is_admin(settings, caller))
-    return DocumentList(documents=documents)
+    view = ReaderView.of(settings, caller)
+    return DocumentList(documents=[view.document(d) for d in documents])
 
 
 @router.get("/v1/documents/{doc_id}", responses={404: {"description": "No such document."}})
 def get_document(
     doc_id: str, service: DocumentsDep, settings: SettingsDep, caller: Caller
-) -> Document:
-    """One document's registry record: status, version, chunks, ACL, last error."""
-    return service.get(doc_id, caller, admin=_is_admin(settings, caller))
+) -> DocumentView:
+    """One document's registry record: status, version, chunks, ACL, last error (as
+    ``GET /v1/documents`` shows it to the caller)."""
+    document = service.get(doc_id, caller, admin=_is_admin(settings, caller))
+    return ReaderView.of(settings, caller).document(document)
 
 
 @router.delete("/v1/documents/{doc_id}", status_code=202, responses=_JOB_ACCEPTED)

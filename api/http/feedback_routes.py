@@ -1,21 +1,28 @@
-"""``POST /v1/feedback``: a caller rates an answer they were given."""
+"""``POST /v1/feedback``: a caller rates an answer they were given.
+
+Only an answer this server logged for this caller may be rated: any other ``answer_id``
+(made up, or another user's) is 404, so feedback cannot be planted on answers nobody was
+given, nor reveal whose answer an id is. A server without the answer log refuses feedback
+(503) rather than accept it unchecked.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.http.dependencies import AnswerLogDep, Caller, FeedbackDep
 from api.http.metrics import MetricsDep
+from core.errors import NotFoundError
 from store.feedback_store import MAX_COMMENT, Rating
 
 router = APIRouter()
 
 
 class FeedbackRequest(BaseModel):
-    """``POST /v1/feedback``. Send the question and answer text along to make the feedback
-    usable as an evaluation example; for an answer the server logged, the logged question and
-    answer text are stored instead."""
+    """``POST /v1/feedback``. The question and answer text stored with the feedback are the
+    logged ones; ``question`` and ``answer_text`` are accepted for older clients and
+    ignored."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -38,7 +45,15 @@ class FeedbackResponse(BaseModel):
     )
 
 
-@router.post("/v1/feedback", tags=["answers"], status_code=201)
+@router.post(
+    "/v1/feedback",
+    tags=["answers"],
+    status_code=201,
+    responses={
+        404: {"description": "No answer with this id was given to the caller."},
+        503: {"description": "This server keeps no answer log."},
+    },
+)
 def feedback(
     body: FeedbackRequest,
     caller: Caller,
@@ -46,18 +61,26 @@ def feedback(
     log: AnswerLogDep,
     metrics: MetricsDep,
 ) -> FeedbackResponse:
-    """Rate an answer up or down, with an optional comment; stored with the caller's user id."""
-    logged = log.find(body.answer_id.strip()) if log is not None else None
-    question, answer_text = body.question, body.answer_text
-    if logged is not None:  # what was asked and shown, rather than what the client says
-        question, answer_text = logged.question, logged.answer.text
+    """Rate an answer you were given up or down, with an optional comment; stored with your
+    user id, the logged question and the answer text you were shown."""
+    if log is None:
+        raise HTTPException(
+            503, "feedback is not taken: this server does not keep the answer log it checks"
+        )
+    answer_id = body.answer_id.strip()
+    logged = log.find(answer_id)
+    if logged is None or (logged.principal.user_id, logged.principal.tenant) != (
+        caller.user_id,
+        caller.tenant,
+    ):
+        raise NotFoundError(f"no answer {answer_id!r} was given to you")
     stored = store.add(
-        body.answer_id,
+        answer_id,
         caller.user_id,
         body.rating,
         comment=body.comment,
-        question=question,
-        answer_text=answer_text,
+        question=logged.question,  # what was asked and shown, not what the client says
+        answer_text=logged.answer.text,
     )
     metrics.observe_feedback(body.rating)
-    return FeedbackResponse(feedback_id=stored.feedback_id, answer_logged=logged is not None)
+    return FeedbackResponse(feedback_id=stored.feedback_id, answer_logged=True)

@@ -45,9 +45,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api.http import audit_recording
-from api.http.dependencies import AnswerLogDep, AnswersDep, Caller
+from api.http.dependencies import AnswerLogDep, AnswersDep, Caller, SettingsDep
 from api.http.metrics import MetricsDep
 from api.http.problems import stream_problem
+from api.http.reader_view import ReaderView
 from api.http.review_routes import record_answer, record_events
 from core.errors import CitewiseError
 from core.models import heading_line
@@ -76,7 +77,9 @@ class ChatCompletionRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    model: str | None = Field(default=None, description="Echoed back; the server's model answers.")
+    model: str | None = Field(
+        default=None, max_length=200, description="Echoed back; the server's model answers."
+    )
     messages: list[OpenAiMessage] = Field(min_length=1, max_length=100)
     stream: bool = False
     temperature: float | None = Field(default=None, description="Accepted and ignored.")
@@ -161,9 +164,12 @@ def chat_completions(
     log: AnswerLogDep,
     metrics: MetricsDep,
     audit: audit_recording.AuditDep,
+    settings: SettingsDep,
 ) -> ChatCompletion | EventSourceResponse:
     """OpenAI-compatible chat: the last user message answered from the caller's documents,
-    with ``[n]`` citations and a sources footer."""
+    with ``[n]`` citations and a sources footer (display paths for readers who are not
+    admins; never the model's raw text)."""
+    view = ReaderView.of(settings, caller)
     model = body.model or DEFAULT_MODEL
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
@@ -182,13 +188,14 @@ def chat_completions(
                 AuditAction.CHAT,
             )
         )
-        chunks = _chunks(events, completion_id=completion_id, created=created, model=model)
+        chunks = _chunks(events, view, completion_id=completion_id, created=created, model=model)
         return EventSourceResponse(chunks)
     answer = service.answer(body.question(), caller, history=body.history())
     metrics.observe_answer(answer)
     record_answer(log, caller, body.question(), answer)
     audit_recording.record_answer(audit, caller, body.question(), answer, AuditAction.CHAT)
-    return completion(answer, completion_id=completion_id, created=created, model=model)
+    shown = view.answer(answer)
+    return completion(shown, completion_id=completion_id, created=created, model=model)
 
 
 def completion(answer: Answer, *, completion_id: str, created: int, model: str) -> ChatCompletion:
@@ -247,7 +254,12 @@ def answer_content(answer: Answer) -> str:
 
 
 def _chunks(
-    events: Iterator[AnswerEvent], *, completion_id: str, created: int, model: str
+    events: Iterator[AnswerEvent],
+    view: ReaderView,
+    *,
+    completion_id: str,
+    created: int,
+    model: str,
 ) -> Iterator[ServerSentEvent]:
     """Answer events as ``chat.completion.chunk`` SSE ``data:`` lines, ending in ``[DONE]``."""
 
@@ -267,7 +279,7 @@ def _chunks(
         for event in events:
             # Drafts (DeltaEvent) are not forwarded: see the module docstring.
             if isinstance(event, FinalEvent):
-                answer = event.answer
+                answer = view.answer(event.answer)
                 yield chunk(
                     {"content": answer_content(answer)}, citewise=answer.model_dump(mode="json")
                 )

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from generation.answer_types import Role
 from retrieval.query import SearchFilters, SearchMode
+
+MAX_FILE_TYPES = 32
+MAX_PATH_PREFIX = 1024
+MAX_QUESTION = 2000
+MAX_TURN = 20000
 
 
 class _Body(BaseModel):
@@ -18,9 +23,13 @@ class _Body(BaseModel):
 class Filters(_Body):
     """Optional narrowing of a search; applied inside the index query, like access control."""
 
-    file_types: list[str] = Field(default_factory=list, examples=[["pdf", "docx"]])
+    file_types: list[Annotated[str, Field(max_length=16)]] = Field(
+        default_factory=list, max_length=MAX_FILE_TYPES, examples=[["pdf", "docx"]]
+    )
     path_prefix: str | None = Field(
-        default=None, description="Only documents whose source URI starts with this folder."
+        default=None,
+        max_length=MAX_PATH_PREFIX,
+        description="Only documents whose source URI starts with this folder.",
     )
     modified_after: datetime | None = None
     modified_before: datetime | None = None
@@ -45,7 +54,7 @@ class Filters(_Body):
 class SearchRequest(_Body):
     """``POST /v1/search``."""
 
-    query: str = Field(min_length=1, max_length=2000)
+    query: str = Field(min_length=1, max_length=MAX_QUESTION)
     k: int | None = Field(default=None, ge=1, le=100)
     mode: SearchMode | None = None
     filters: Filters = Field(default_factory=Filters)
@@ -78,12 +87,17 @@ class Turn(_Body):
     """An earlier message of the conversation."""
 
     role: Literal[Role.USER, Role.ASSISTANT]
-    content: str = Field(max_length=20000)
+    content: str = Field(max_length=MAX_TURN)
 
 
 class AskRequest(_Body):
     """``POST /v1/ask``. Send ``Accept: text/event-stream`` to stream the answer."""
 
-    question: str = Field(min_length=1, max_length=2000)
+    question: str = Field(min_length=1, max_length=MAX_QUESTION)
     history: list[Turn] = Field(default_factory=list, max_length=50)
     filters: Filters = Field(default_factory=Filters)
+    debug: bool = Field(
+        default=False,
+        description="Admins only: include the model's raw text (`model_text`), which may hold "
+        "statements the check withheld. Ignored for other callers.",
+    )

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from core.errors import EmptyDocumentError
 from ingest.document_parser import ParsedDocument
 from ingest.formats import file_type
+from ingest.parse_limits import DEFAULT_LIMITS, ParseLimits
 from ingest.unstructured_adapter.chunking import StructuredChunker, clip_heading
 from ingest.unstructured_adapter.partitioning import partition_file, quiet_unstructured
 from retrieval.tokens import TokenCounter
@@ -30,12 +31,15 @@ class UnstructuredParser:
         pdf_strategy: str = "fast",
         ocr_fallback: bool = True,
         languages: Sequence[str] = ("eng",),
+        limits: ParseLimits = DEFAULT_LIMITS,
     ) -> None:
         self._chunker = chunker
         self._tokens = tokens
         self._pdf_strategy = pdf_strategy
         self._ocr_fallback = ocr_fallback
         self._languages = tuple(languages)
+        self.limits = limits
+        """What one file may cost (the parser pool applies the process limits)."""
 
     def warm_up(self) -> None:
         """Import unstructured and load its spaCy pipeline by chunking a tiny document."""
@@ -52,6 +56,7 @@ class UnstructuredParser:
             pdf_strategy=self._pdf_strategy,
             ocr_fallback=self._ocr_fallback,
             languages=self._languages,
+            limits=self.limits,
         )
         if not any(e.text.strip() for e in elements):
             raise EmptyDocumentError("no text could be extracted")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from core.errors import EmptyDocumentError, MissingToolError, ParseError
 from ingest.formats import LEGACY_OFFICE_FORMATS, TEXT_FORMATS
+from ingest.parse_limits import DEFAULT_LIMITS, ParseLimits, check_archive, check_pages
 
 if TYPE_CHECKING:
     from unstructured.documents.elements import Element
@@ -31,11 +32,13 @@ def partition_file(
     pdf_strategy: str = "fast",
     ocr_fallback: bool = True,
     languages: Sequence[str] = ("eng",),
+    limits: ParseLimits = DEFAULT_LIMITS,
 ) -> list[Element]:
     """Partition ``path`` with ``unstructured.partition.auto.partition``.
 
     Raises a DocumentError subclass with a one-line reason for anything that cannot be read:
-    empty files, binary content in a text format, invalid UTF-8, corrupt PDFs, missing tools.
+    empty files, binary content in a text format, invalid UTF-8, corrupt PDFs, missing tools,
+    and files over ``limits`` (checked before the file is handed to unstructured).
     """
     quiet_unstructured()
     suffix = path.suffix.lower()
@@ -48,8 +51,9 @@ def partition_file(
             f"{suffix} files are converted with LibreOffice, which is not installed "
             "(apt-get install libreoffice-writer libreoffice-impress)"
         )
+    check_archive(path, limits)
     if suffix == ".pdf":
-        return _partition_pdf(path, pdf_strategy, ocr_fallback, languages)
+        return _partition_pdf(path, pdf_strategy, ocr_fallback, languages, limits)
     return _partition(path, strategy="fast", languages=languages)
 
 
@@ -87,9 +91,11 @@ def _check_text(path: Path) -> None:
 
 
 def _partition_pdf(
-    path: Path, strategy: str, ocr_fallback: bool, languages: Sequence[str]
+    path: Path, strategy: str, ocr_fallback: bool, languages: Sequence[str], limits: ParseLimits
 ) -> list[Element]:
-    _check_pdf(path)
+    pages = _check_pdf(path)
+    if pages is not None:
+        check_pages(pages, limits, ocr=strategy == "ocr_only")
     elements = _partition(path, strategy=strategy, languages=languages)
     if any(e.text.strip() for e in elements) or strategy == "ocr_only":
         return elements
@@ -101,19 +107,23 @@ def _partition_pdf(
             "PDF has no text layer (scanned?); OCR needs tesseract and poppler "
             "(apt-get install tesseract-ocr poppler-utils)"
         )
+    if pages is not None:
+        check_pages(pages, limits, ocr=True)
     return _partition(path, strategy="ocr_only", languages=languages)
 
 
-def _check_pdf(path: Path) -> None:
-    """Open the PDF with pypdf first: unstructured returns nothing for a corrupt file."""
+def _check_pdf(path: Path) -> int | None:
+    """Open the PDF with pypdf first (unstructured returns nothing for a corrupt file); its
+    page count, or None when pypdf's own safety limits stop it from counting."""
     from pypdf import PdfReader
     from pypdf.errors import LimitReachedError, PyPdfError
 
     try:
         pages = len(PdfReader(str(path), strict=False).pages)
     except LimitReachedError:
-        return  # one of pypdf's safety limits on large files, not corruption: let pdfminer try
+        return None  # one of pypdf's safety limits on large files, not corruption: let pdfminer try
     except (PyPdfError, OSError, ValueError, KeyError) as e:
         raise ParseError(f"corrupt PDF: {e}") from e
     if pages == 0:
         raise EmptyDocumentError("PDF has no pages")
+    return pages

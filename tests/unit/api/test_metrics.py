@@ -22,6 +22,7 @@ from generation.answer_types import AbstainReason, Answer
 from ingest.document_service import DocumentService
 from retrieval.search import Searcher
 from store.feedback_store import FeedbackStore
+from store.review_store import ReviewStore
 
 GOOD = {"Authorization": "Bearer good"}
 
@@ -52,7 +53,12 @@ def store(tmp_path: Path) -> Iterator[FeedbackStore]:
     feedback.close()
 
 
-def app_with(tmp_path: Path, store: FeedbackStore, **api: object) -> TestClient:
+def app_with(
+    tmp_path: Path,
+    store: FeedbackStore,
+    reviews: ReviewStore[Answer] | None = None,
+    **api: object,
+) -> TestClient:
     settings = Settings.load(data_dir=tmp_path / "data", api=api)
 
     @contextmanager
@@ -63,6 +69,7 @@ def app_with(tmp_path: Path, store: FeedbackStore, **api: object) -> TestClient:
             authenticator=FakeAuthenticator(),
             feedback=store,
             documents=cast(DocumentService, _NoJobs()),
+            reviews=reviews,
         )
 
     return TestClient(create_app(settings, open_services))
@@ -104,10 +111,20 @@ def test_metrics_can_require_a_key(tmp_path: Path, store: FeedbackStore) -> None
 
 
 def test_feedback_is_stored_with_the_caller(tmp_path: Path, store: FeedbackStore) -> None:
-    with app_with(tmp_path, store) as client:
-        body = {"answer_id": "a1", "rating": "down", "comment": "stale", "question": "Q?"}
+    reviews = ReviewStore(f"sqlite:///{tmp_path / 'registry.sqlite3'}", Answer.model_validate_json)
+    reviews.record(Answer(answer_id="a1", question="Q?", text="A."), Principal(user_id="eve"), "Q?")
+    theirs = Answer(answer_id="b2", question="Q?", text="B.")
+    reviews.record(theirs, Principal(user_id="mallory"), "Q?")
+    with app_with(tmp_path, store, reviews) as client:
+        body = {"answer_id": "a1", "rating": "down", "comment": "stale", "question": "made up"}
         response = client.post("/v1/feedback", json=body, headers=GOOD)
         assert response.status_code == 201, response.text
+        # Someone else's answer, or one never given: the same 404, nothing stored.
+        for foreign in ("b2", "never-served"):
+            refused = client.post(
+                "/v1/feedback", json={"answer_id": foreign, "rating": "up"}, headers=GOOD
+            )
+            assert refused.status_code == 404, refused.text
         feedback_id = response.json()["feedback_id"]
         for bad in [
             {"answer_id": "a1", "rating": "meh"},
@@ -120,6 +137,17 @@ def test_feedback_is_stored_with_the_caller(tmp_path: Path, store: FeedbackStore
     (stored,) = store.list_feedback()
     assert (stored.feedback_id, stored.user_id, stored.answer_id) == (feedback_id, "eve", "a1")
     assert (stored.rating, stored.comment, stored.question) == ("down", "stale", "Q?")
+    reviews.close()
+
+
+def test_feedback_is_refused_without_an_answer_log(tmp_path: Path, store: FeedbackStore) -> None:
+    with app_with(tmp_path, store) as client:
+        response = client.post(
+            "/v1/feedback", json={"answer_id": "a1", "rating": "up"}, headers=GOOD
+        )
+    assert response.status_code == 503
+    assert "answer log" in response.json()["title"]
+    assert store.list_feedback() == []
 
 
 def test_answers_are_counted_by_outcome() -> None:

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from api.http.app import create_app
 from api.http.dependencies import answer_log, answer_service, authenticator
 from api.http.openai_routes import ChatCompletionRequest, answer_content, completion, sources_footer
+from api.http.reader_view import ReaderView
 from core.models import PUBLIC_GROUP, Principal
 from core.settings import Settings
 from generation.answer import DeltaEvent, FinalEvent
@@ -207,6 +208,7 @@ def test_the_sdk_reads_a_completion(http: TestClient, answers: _FakeAnswers) -> 
     assert response.model == "gpt-4o" and response.choices[0].message.content
     assert "Sources:" in response.choices[0].message.content
     assert (response.model_extra or {})["citewise"]["text"] == ANSWER.text
+    assert (response.model_extra or {})["citewise"]["model_text"] is None
     assert response.usage is not None and response.usage.completion_tokens == 7
     assert answers.calls == [("How much vacation?", ())]
 
@@ -219,8 +221,12 @@ def test_the_sdk_reads_the_chunk_stream(http: TestClient) -> None:
     )
     assert chunks[0].choices[0].delta.role == "assistant"
     text = "".join(c.choices[0].delta.content or "" for c in chunks)
-    assert text == ANSWER.text + sources_footer(ANSWER)
-    assert (chunks[-2].model_extra or {})["citewise"]["citations"]
+    # The caller is no admin: the footer names the file, not the server's path to it.
+    assert text == ANSWER.text + sources_footer(ReaderView(admin=False).answer(ANSWER))
+    assert text.endswith("— leave-policy.md") and "file://" not in text
+    shown = (chunks[-2].model_extra or {})["citewise"]
+    assert shown["citations"][0]["source_uri"] == "leave-policy.md"
+    assert shown["model_text"] is None, "the model's raw text is never sent by default"
     assert chunks[-1].choices[0].finish_reason == "stop"
 
 

@@ -179,7 +179,9 @@ def test_served_answers_are_queued_reviewed_and_exported(env: Env) -> None:
     (stored,) = env.reviews.get(abstained_id).feedback
     assert (stored.question, stored.answer_text) == ("parental leave?", abstained_answer().text)
     unknown = client.post("/v1/feedback", json={**down, "answer_id": "elsewhere"}, headers=user)
-    assert unknown.status_code == 201 and unknown.json()["answer_logged"] is False
+    assert unknown.status_code == 404, "only answers this server gave the caller are rated"
+    foreign = client.post("/v1/feedback", json=down, headers=admin)  # alice's answer
+    assert foreign.status_code == 404
     client.post("/v1/feedback", json={"answer_id": meals_id, "rating": "up"}, headers=user)
 
     # The queue: the withheld answer and the disputed abstention, newest first.
