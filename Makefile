@@ -43,6 +43,14 @@ demo: install
 	@echo "--- restricted: HR-only salary bands, asked by an employee, then by HR"
 	CITEWISE_DATA_DIR=.citewise-demo $(BIN)/citewise ask "What is the salary band for an L3 Software Engineer?"
 	CITEWISE_DATA_DIR=.citewise-demo $(BIN)/citewise ask --groups hr "What is the salary band for an L3 Software Engineer?"
+	@echo "--- the web app: sign in with one of these keys (each is shown only this once)"
+	@export CITEWISE_DATA_DIR=.citewise-demo; \
+	employee=$$($(BIN)/citewise keys create --user demo-employee --name demo 2>/dev/null | tail -n 1); \
+	admin=$$($(BIN)/citewise keys create --user demo-admin --groups admins --name demo 2>/dev/null | tail -n 1); \
+	echo "    start it:      CITEWISE_DATA_DIR=.citewise-demo $(BIN)/citewise serve"; \
+	echo "    then open:     http://127.0.0.1:8000/"; \
+	echo "    employee key:  $$employee"; \
+	echo "    admin key:     $$admin   (an admin also manages Documents)"
 
 lint: install
 	$(BIN)/ruff check .

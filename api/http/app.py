@@ -18,10 +18,12 @@ from api.http import (
     openai_routes,
     problems,
     review_routes,
+    source_routes,
     web_auth_routes,
 )
 from api.http.dependencies import Services
 from api.http.request_guard import RequestGuard
+from api.http.web import pages
 from api.http.web_session import WebSessions
 from core.settings import Settings
 
@@ -75,4 +77,6 @@ def create_app(settings: Settings, open_services: ServicesFactory) -> FastAPI:
     app.include_router(audit_routes.router)
     app.include_router(web_auth_routes.router)
     app.include_router(oidc_login.router)
+    app.include_router(source_routes.router)
+    pages.install(app)  # the web app: pages and /static assets
     return app

@@ -12,6 +12,7 @@ import mimetypes
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import unquote, urlparse
+from uuid import UUID
 
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
@@ -146,10 +147,18 @@ def get_document_file(doc_id: str, caller: Caller, service: DocumentsDep) -> Fil
 
 
 def _fetch(index: VectorIndex, chunk_id: str | None, scope: AccessScope) -> Chunk | None:
-    if not chunk_id:
+    if not chunk_id or not _is_uuid(chunk_id):  # chunk ids are UUIDs; anything else: no chunk
         return None
     found = index.fetch([chunk_id], scope)
     return found[0] if found else None
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _text(chunk: Chunk) -> ChunkText:

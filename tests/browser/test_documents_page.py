@@ -75,8 +75,10 @@ def test_admin_uploads_watches_jobs_and_changes_readers(
     with site.api("eve") as api:  # no longer readable by an employee: it does not exist
         assert api.get(f"/v1/documents/{doc_id}").status_code == 404
 
+    page.evaluate("window.scrollTo(0, 0)")
     screenshot(page, "documents-desktop")
     page.set_viewport_size(PHONE)
+    page.evaluate("window.scrollTo(0, 0)")
     screenshot(page, "documents-phone")
     assert serious_violations(page) == []
 

@@ -66,6 +66,7 @@ function aclEditor(doc, row) {
           json: { groups: list(groups.value), users: list(users.value) },
         });
         status.textContent = `Readers of ${doc.title} changed.`;
+        form.remove();
         await refresh();
       } catch (error) {
         showError(`The readers of ${doc.title} were not changed: ${error.message}`);
@@ -76,7 +77,14 @@ function aclEditor(doc, row) {
   el("label", { for: usersId }, "Users"), users,
   el("div", { class: "row" },
     el("button", { type: "submit" }, "Save readers"),
-    el("button", { type: "button", class: "secondary", onclick: () => refresh() }, "Cancel")));
+    el("button", {
+      type: "button",
+      class: "secondary",
+      onclick: () => {
+        form.remove();
+        refresh();
+      },
+    }, "Cancel")));
   const cell = row.querySelector(".acl-cell");
   cell.replaceChildren(form);
   groups.focus();
@@ -84,12 +92,12 @@ function aclEditor(doc, row) {
 
 function docRow(doc) {
   const row = el("tr", { "data-doc-id": doc.doc_id, "data-title": doc.title },
-    el("td", {}, doc.title, el("div", { class: "hint" }, doc.source_uri)),
+    el("td", {}, doc.title || doc.source_uri.split("/").pop(), el("div", { class: "hint" }, doc.source_uri)),
     el("td", {}, el("span", { class: `status-pill ${doc.status}` }, doc.status), doc.error ? el("div", { class: "error-text" }, doc.error) : null),
     el("td", {}, String(doc.version)),
     el("td", {}, String(doc.chunk_count)),
     el("td", { class: "acl-cell" }, readers(doc.acl)),
-    el("td", { class: "actions" }));
+    el("td", { class: "actions-cell" }, el("div", { class: "actions" })));
   row.querySelector(".actions").append(
     el("button", { type: "button", class: "secondary", "aria-label": `Edit readers of ${doc.title}`, onclick: () => aclEditor(doc, row) }, "Edit readers"),
     el("button", {
