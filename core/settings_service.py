@@ -235,6 +235,12 @@ class WebSettings(_Section):
         ge=1,
         description="Most signed-in sessions kept at once; beyond it the oldest ends.",
     )
+    max_sessions_per_user: int = Field(
+        default=20,
+        ge=1,
+        description="Most signed-in sessions of one user; beyond it that user's oldest ends "
+        "(so one key signing in repeatedly cannot end other users' sessions).",
+    )
 
     @field_validator("session_secret")
     @classmethod

@@ -74,6 +74,7 @@ class WebSessions:
         *,
         lifetime_s: float,
         max_sessions: int = 10_000,
+        max_per_user: int = 20,
         clock: Callable[[], float] = time.time,
     ) -> None:
         """``secret`` signs the cookies; ``clock`` (seconds since the epoch) is for tests."""
@@ -81,6 +82,7 @@ class WebSessions:
         self._secret = secret
         self.lifetime_s = lifetime_s
         self._max = max_sessions
+        self._max_per_user = max_per_user
         self._clock = clock
         # Insertion order is expiry order (one lifetime for all): the oldest come first.
         self._sessions: OrderedDict[str, WebSession] = OrderedDict()
@@ -95,6 +97,7 @@ class WebSessions:
             secret.get_secret_value() if secret is not None else secrets.token_urlsafe(32),
             lifetime_s=settings.session_hours * 3600,
             max_sessions=settings.max_sessions,
+            max_per_user=settings.max_sessions_per_user,
         )
 
     def serializer(self, salt: str) -> URLSafeTimedSerializer:
@@ -118,6 +121,13 @@ class WebSessions:
         )
         with self._lock:
             self._drop_expired(now)
+            # A user's own oldest sessions end first, so that one key signing in over and
+            # over cannot push everybody else's sessions out of the global bound.
+            mine = [
+                key for key, held in self._sessions.items() if _same_user(held.principal, principal)
+            ]
+            for key in mine[: max(0, len(mine) - self._max_per_user + 1)]:
+                del self._sessions[key]
             while len(self._sessions) >= self._max:
                 self._sessions.popitem(last=False)
             self._sessions[session.session_id] = session
@@ -155,6 +165,10 @@ class WebSessions:
             if oldest.expires_at > now:
                 return
             self._sessions.popitem(last=False)
+
+
+def _same_user(a: Principal, b: Principal) -> bool:
+    return a.user_id == b.user_id and a.tenant == b.tenant
 
 
 def web_sessions_of(connection: HTTPConnection) -> WebSessions | None:

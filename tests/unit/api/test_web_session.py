@@ -114,6 +114,19 @@ def test_the_oldest_session_makes_room_beyond_the_bound() -> None:
     assert [sessions.find(c) is not None for c in cookies] == [False, True, True]
 
 
+def test_one_user_signing_in_repeatedly_ends_only_their_own_oldest_sessions() -> None:
+    clock = Clock()
+    sessions = WebSessions("x" * 32, lifetime_s=3600, max_sessions=4, max_per_user=2, clock=clock)
+    other = Principal(user_id="olga", groups=("staff",))
+    _, olgas = sessions.start(other, via="api_key")
+    eves = []
+    for _ in range(5):
+        clock.now += 1
+        eves.append(sessions.start(EVE, via="api_key")[1])
+    assert sessions.find(olgas) is not None  # not pushed out by Eve's sign-ins
+    assert [sessions.find(c) is not None for c in eves] == [False, False, False, True, True]
+
+
 def test_without_a_configured_secret_each_process_signs_with_its_own() -> None:
     web = Settings().web
     one, two = WebSessions.from_settings(web), WebSessions.from_settings(web)
