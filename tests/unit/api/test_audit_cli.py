@@ -13,8 +13,10 @@ import pytest
 from typer.testing import CliRunner
 
 from api.cli.main import app
+from api.composition.auditing import periodic_purge
 from core.models import Principal
-from store.audit_store import AuditAction, AuditStore
+from core.settings import Settings
+from store.audit_store import AuditAction, AuditStore, _AuditRow
 
 EVE = Principal(user_id="eve", groups=("public",))
 HANA = Principal(user_id="hana", groups=("hr",))
@@ -88,8 +90,6 @@ def test_purge_drops_only_rows_past_retention(
     # A row a day and a half old is past a one-day retention.
     old = audit.record(AuditAction.ASK, EVE, question="old")
     with audit._session() as s:
-        from store.audit_store import _AuditRow
-
         row = s.get(_AuditRow, old.event_id)
         assert row is not None
         row.at = datetime.now(UTC) - timedelta(hours=36)
@@ -97,4 +97,20 @@ def test_purge_drops_only_rows_past_retention(
     assert purged.exit_code == 0, purged.output
     assert "purged 1 audit row " in purged.output
     assert [e.event_id for e in audit.events()] != [old.event_id]
+    assert len(audit.events()) == 1
+
+
+def test_serve_purges_expired_rows_in_the_background(audit: AuditStore, tmp_path: Path) -> None:
+    old = audit.record(AuditAction.ASK, EVE, question="old")
+    audit.record(AuditAction.ASK, EVE, question="new")
+    with audit._session() as s:
+        row = s.get(_AuditRow, old.event_id)
+        assert row is not None
+        row.at = datetime.now(UTC) - timedelta(days=3)
+    settings = Settings.load(data_dir=tmp_path, audit={"retention_days": 2})
+    with periodic_purge(settings, audit):
+        deadline = time.monotonic() + 10
+        while len(audit.events()) != 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert [e.question_sha256 for e in audit.events()] != [old.question_sha256]
     assert len(audit.events()) == 1
