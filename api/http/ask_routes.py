@@ -83,8 +83,9 @@ def search(
         200: {
             "content": {
                 "text/event-stream": {
-                    "description": "Events `sources`, `delta` (model text as written), then "
-                    "`answer` (the checked answer, which supersedes the deltas), or `error`."
+                    "description": "Events `sources`, then `answer` (the checked answer), or "
+                    "`error`. With `debug` (admins only) `delta` events carry the model's raw "
+                    "text as it is written, before the check; never by default."
                 }
             }
         }
@@ -137,7 +138,8 @@ def _sse(
                 ]
                 data = {"question": event.question, "sources": sources}
                 yield ServerSentEvent(json.dumps(data), event="sources")
-            elif isinstance(event, DeltaEvent):
+            elif isinstance(event, DeltaEvent) and view.admin and debug:
+                # The unchecked draft is raw model text: it may state what the check withholds.
                 yield ServerSentEvent(json.dumps({"text": event.text}), event="delta")
             elif isinstance(event, FinalEvent):
                 visible = view.answer(event.answer, debug=debug)

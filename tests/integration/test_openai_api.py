@@ -158,8 +158,8 @@ def test_ask_streams_sse_over_a_real_socket(base_url: str, key: str) -> None:
             elif line.startswith("data:"):
                 events.append((name, line.split(":", 1)[1].strip()))
     names = [n for n, _ in events]
-    assert names[0] == "sources" and names[-1] == "answer" and "delta" in names
-    assert set(names[1:-1]) == {"delta"}
+    # The model's unchecked draft (delta events) is not streamed by default (issue 16).
+    assert names == ["sources", "answer"]
     final = json.loads(events[-1][1])
     assert "1.75" in final["text"] and final["citations"]
 
