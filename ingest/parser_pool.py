@@ -130,9 +130,11 @@ class ParserPool:
         window: int = 16,
         keep_alive: bool = False,
         limits: ParseLimits | None = None,
+        kill_grace_s: float = _KILL_GRACE_S,
     ) -> None:
         self._factory = factory
         self._limits = limits or ParseLimits()
+        self._kill_grace_s = kill_grace_s
         self._workers = workers
         self._keep_alive = keep_alive
         self._window = max(window, workers)
@@ -203,7 +205,7 @@ class ParserPool:
                 _, future = pending.popleft()
                 failure: Outcome | None = None
                 try:
-                    outcome = future.result(timeout=self._limits.max_parse_s + _KILL_GRACE_S)
+                    outcome = future.result(timeout=self._limits.max_parse_s + self._kill_grace_s)
                 except BrokenProcessPool:
                     failure = ParseError("the parser crashed on this file")
                 except FutureTimeout:
