@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import time
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -44,7 +45,7 @@ def make_hungry() -> HungryProcessor:
     return HungryProcessor()
 
 
-def _titles(outcomes: list[object]) -> list[str]:
+def _titles(outcomes: Sequence[object]) -> list[str]:
     return [o.title if isinstance(o, ParsedDocument) else type(o).__name__ for o in outcomes]
 
 
