@@ -76,7 +76,11 @@ class PrefixStates:
         key = self._key(system)
         prefix = self._prefixes.get(key) or self._read(key)
         if prefix is None:
-            self._remember(key, self._capture(llama, system, key))
+            try:
+                self._remember(key, self._capture(llama, system, key))
+            except (ValueError, RuntimeError) as e:  # an optimisation must not fail a request
+                _log.warning("prompt prefix not kept", extra={"error": repr(e)})
+                llama.n_tokens = 0  # the request then reads its whole prompt
             return
         self._remember(key, prefix)
         held = _common(llama.input_ids[: llama.n_tokens].tolist(), prefix.tokens)
