@@ -96,3 +96,27 @@ def test_no_generated_request_gets_a_server_error(
             case.call_and_validate(headers=headers, checks=[not_a_server_error], timeout=300)
 
         check()
+
+
+def test_no_generated_request_without_a_key_reaches_a_route(
+    api_schema: schemathesis.BaseSchema,
+) -> None:
+    # Issue 16: under /v1 the caller is checked before any body is read, whatever the body.
+    operations = [result.ok() for result in api_schema.get_all_operations()]
+    guarded = [o for o in operations if o.path.startswith("/v1/")]
+    assert len(guarded) >= 12
+
+    for operation in guarded:
+
+        @given(case=operation.as_strategy())
+        @settings(
+            max_examples=5,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        def check(case: schemathesis.Case) -> None:
+            response = case.call(timeout=60)
+            assert response.status_code == 401, (case.method, case.formatted_path)
+
+        check()
