@@ -82,11 +82,15 @@ def store(settings: Settings, counting: CountingEmbedder) -> Callable[[], object
 @pytest.fixture(scope="module")
 def sample_api_settings(tmp_path_factory: pytest.TempPathFactory, small_gguf: Path) -> Settings:
     """Settings over a fresh copy of the sample corpus, ingested once per test module with
-    its ACL (``hr/**`` is HR-only), answering with the 0.5B model: what API tests serve."""
+    its ACL (``hr/**`` is HR-only), answering with the 0.5B model: what API tests serve.
+    Readers see paths relative to the corpus (``api.display_roots``)."""
     root = tmp_path_factory.mktemp("api-sample")
     shutil.copytree(SAMPLE_CORPUS, root / "corpus")
     settings = Settings.load(
-        data_dir=root / "data", ingest={"workers": 0}, llm={"model": str(small_gguf)}
+        data_dir=root / "data",
+        ingest={"workers": 0},
+        llm={"model": str(small_gguf)},
+        api={"display_roots": [str(root / "corpus")]},
     )
     with composition.open_store(settings) as store:
         summary = composition.build_pipeline(settings, store).run(

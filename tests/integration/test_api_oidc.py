@@ -46,7 +46,7 @@ def settings(
         data_dir=sample_api_settings.data_dir,
         ingest={"workers": 0},
         llm={"model": sample_api_settings.llm.model},
-        api={"oidc": oidc},
+        api={"oidc": oidc, "display_roots": list(sample_api_settings.api.display_roots)},
     )
 
 
