@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, Route, expect
 
 from core.ids import document_id
-from tests.browser.conftest import PHONE, Site, screenshot, serious_violations
+from tests.browser.conftest import DESKTOP, PHONE, Site, screenshot, serious_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.model, pytest.mark.slow]
 
@@ -80,20 +81,12 @@ def test_sources_then_stream_then_checked_answer_and_the_quote_opens(
     panel.scroll_into_view_if_needed()
     screenshot(page, "chat-phone")
     assert serious_violations(page) == []
+    page.get_by_role("button", name="Close the source").click()  # on a phone it covers the page
+    expect(panel).to_be_hidden()
+    page.set_viewport_size(DESKTOP)
 
-    # Feedback given here is what `citewise feedback export` prints.
-    answer.get_by_role("button", name="👍 Helpful").click()
-    answer.get_by_label("Comment (optional)").fill("Clear, and the quote checks out")
-    answer.get_by_role("button", name="Send feedback").click()
-    expect(answer.get_by_role("status").last).to_contain_text("recorded")
-    answer_id = answer.get_attribute("data-answer-id")
-    exported = site.cli("feedback", "export")
-    assert exported.returncode == 0, exported.stderr
-    rows = [json.loads(line) for line in exported.stdout.splitlines()]
-    mine = [r for r in rows if r["answer_id"] == answer_id]
-    assert len(mine) == 1, rows
-    assert mine[0]["rating"] == "up" and mine[0]["user_id"] == "eve"
-    assert mine[0]["comment"] == "Clear, and the quote checks out"
+    give_feedback(answer, site)
+    follow_up(page, answer)
 
 
 def test_an_unanswerable_question_shows_the_abstention_and_the_closest_sources(
@@ -115,3 +108,41 @@ def test_an_unanswerable_question_shows_the_abstention_and_the_closest_sources(
     closest.locator("button").first.click()
     expect(page.locator("#source-panel .cited")).not_to_be_empty()
     assert serious_violations(page) == []
+
+
+def give_feedback(answer: Locator, site: Site) -> None:
+    """Feedback given in the page is what `citewise feedback export` prints."""
+    answer.get_by_role("button", name="👍 Helpful").click()
+    answer.get_by_label("Comment (optional)").fill("Clear, and the quote checks out")
+    answer.get_by_role("button", name="Send feedback").click()
+    expect(answer.get_by_role("status").last).to_contain_text("recorded")
+    answer_id = answer.get_attribute("data-answer-id")
+    exported = site.cli("feedback", "export")
+    assert exported.returncode == 0, exported.stderr
+    rows = [json.loads(line) for line in exported.stdout.splitlines()]
+    mine = [r for r in rows if r["answer_id"] == answer_id]
+    assert len(mine) == 1, rows
+    assert mine[0]["rating"] == "up" and mine[0]["user_id"] == "eve"
+    assert mine[0]["comment"] == "Clear, and the quote checks out"
+
+
+def follow_up(page: Page, answer: Locator) -> None:
+    """The conversation lives in this tab (it survives a reload), and a follow-up sends it."""
+    shown = answer.locator(".answer-text").inner_text().strip()
+    page.reload()
+    expect(page.locator(".turn .answer").first).to_have_attribute("data-state", "answered")
+    sent: list[Any] = []
+
+    def capture(route: Route) -> None:
+        sent.append(route.request.post_data_json)
+        route.abort()  # what was sent is the point here, not another answer
+
+    page.route("**/v1/ask", capture)
+    page.get_by_label("Your question").fill("And how much sick leave?")
+    page.get_by_role("button", name="Ask", exact=True).click()
+    expect(page.locator("#app-error")).to_be_visible()
+    assert sent[0]["question"] == "And how much sick leave?"
+    history = sent[0]["history"]
+    assert history[0] == {"role": "user", "content": "How much paid vacation do employees accrue?"}
+    assert history[1]["role"] == "assistant" and "1.75" in history[1]["content"]
+    assert " ".join(history[1]["content"].split()) == " ".join(shown.split())

@@ -193,7 +193,9 @@ async function ask(question) {
   const response = await api("/v1/ask", {
     method: "POST",
     headers: { Accept: "text/event-stream" },
-    json: { question, history: history(conversation) },
+    // draft: the unchecked text streams in labelled "Draft, being checked" and the checked
+    // answer replaces it (the API sends no draft to clients that do not ask).
+    json: { question, history: history(conversation), draft: true },
   });
   for await (const { event, data } of readEvents(response)) {
     const payload = JSON.parse(data);

@@ -65,7 +65,10 @@ export async function renderPdfPage(url, number, quote, stillWanted) {
   const pdf = await load(url);
   const page = await pdf.getPage(Math.min(Math.max(1, number), pdf.numPages));
   if (!stillWanted()) return;
-  const width = Math.min(box.parentElement.clientWidth || 600, 900);
+  // the panel's inner width (the PDF view itself is still hidden, so it has none yet)
+  const panel = document.getElementById("source-panel");
+  const inner = panel.clientWidth - parseFloat(getComputedStyle(panel).paddingLeft) * 2 - 4;
+  const width = Math.max(200, Math.min(inner || 600, 900));
   const base = page.getViewport({ scale: 1 });
   const viewport = page.getViewport({ scale: width / base.width });
   const ratio = window.devicePixelRatio || 1;
