@@ -84,8 +84,8 @@ def search(
             "content": {
                 "text/event-stream": {
                     "description": "Events `sources`, then `answer` (the checked answer), or "
-                    "`error`. With `debug` (admins only) `delta` events carry the model's raw "
-                    "text as it is written, before the check; never by default."
+                    "`error`. With `draft` (or an admin's `debug`) `delta` events carry the "
+                    "model's unchecked draft as it is written; never by default."
                 }
             }
         }
@@ -114,7 +114,8 @@ def ask(
         events = audit_recording.record_events(
             events, audit, caller, body.question, AuditAction.ASK
         )
-        return EventSourceResponse(_sse(metrics.observe_events(events), view, debug=body.debug))
+        sse = _sse(metrics.observe_events(events), view, draft=body.draft, debug=body.debug)
+        return EventSourceResponse(sse)
     answer: Answer = service.answer(body.question, caller, history=history, filters=filters)
     metrics.observe_answer(answer)
     record_answer(log, caller, body.question, answer)
@@ -123,7 +124,7 @@ def ask(
 
 
 def _sse(
-    events: Iterator[AnswerEvent], view: ReaderView, *, debug: bool
+    events: Iterator[AnswerEvent], view: ReaderView, *, draft: bool, debug: bool
 ) -> Iterator[ServerSentEvent]:
     """Answer events as SSE, as ``view`` shows them; a failure mid-stream becomes an ``error``
     event (the status line has already been sent)."""
@@ -138,8 +139,9 @@ def _sse(
                 ]
                 data = {"question": event.question, "sources": sources}
                 yield ServerSentEvent(json.dumps(data), event="sources")
-            elif isinstance(event, DeltaEvent) and view.admin and debug:
-                # The unchecked draft is raw model text: it may state what the check withholds.
+            elif isinstance(event, DeltaEvent) and (draft or (view.admin and debug)):
+                # The unchecked draft is raw model text: it may state what the check withholds,
+                # so only a client that asked for it (and replaces it with the answer) gets it.
                 yield ServerSentEvent(json.dumps({"text": event.text}), event="delta")
             elif isinstance(event, FinalEvent):
                 visible = view.answer(event.answer, debug=debug)

@@ -85,7 +85,6 @@ class ReaderView:
                 for c in answer.citations
             )
             update["sources"] = tuple(
-                s.model_copy(update={"source_uri": self.uri(s.source_uri)})
-                for s in answer.sources
+                s.model_copy(update={"source_uri": self.uri(s.source_uri)}) for s in answer.sources
             )
         return answer.model_copy(update=update) if update else answer

@@ -96,8 +96,15 @@ class AskRequest(_Body):
     question: str = Field(min_length=1, max_length=MAX_QUESTION)
     history: list[Turn] = Field(default_factory=list, max_length=50)
     filters: Filters = Field(default_factory=Filters)
+    draft: bool = Field(
+        default=False,
+        description="Streaming only: send the model's unchecked draft as `delta` events while it "
+        "is written, for a client that shows it as a draft and replaces it with the checked "
+        "`answer` event (the web app does). Off by default: the draft may state what the check "
+        "then withholds, so a client that cannot take text back must not ask for it.",
+    )
     debug: bool = Field(
         default=False,
         description="Admins only: include the model's raw text (`model_text`), which may hold "
-        "statements the check withheld. Ignored for other callers.",
+        "statements the check withheld, and stream the draft. Ignored for other callers.",
     )

@@ -94,9 +94,8 @@ def test_ask_returns_a_checked_cited_answer(client: TestClient, keys: dict[str, 
     assert any(c["source_uri"].endswith("leave-policy.md") for c in answer["citations"])
 
 
-def test_ask_streams_server_sent_events(client: TestClient, keys: dict[str, str]) -> None:
-    body = {"question": "How much are meals reimbursed while travelling?"}
-    headers = {**auth(keys["employee"]), "Accept": "text/event-stream"}
+def _stream(client: TestClient, key: str, body: dict[str, object]) -> list[tuple[str, str]]:
+    headers = {**auth(key), "Accept": "text/event-stream"}
     with client.stream("POST", "/v1/ask", json=body, headers=headers) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
@@ -107,12 +106,32 @@ def test_ask_streams_server_sent_events(client: TestClient, keys: dict[str, str]
                 name = line.split(":", 1)[1].strip()
             elif line.startswith("data:"):
                 events.append((name, line.split(":", 1)[1].strip()))
+    return events
+
+
+def test_ask_streams_server_sent_events(client: TestClient, keys: dict[str, str]) -> None:
+    body = {"question": "How much are meals reimbursed while travelling?"}
+    events = _stream(client, keys["employee"], body)
     names = [n for n, _ in events]
     # The model's unchecked draft is not streamed to a reader (issue 16): no deltas.
     assert names[0] == "sources" and names[-1] == "answer" and "delta" not in names
     final = json.loads(events[-1][1])
     assert final["model_text"] is None
     assert "75" in final["text"] and final["citations"]
+
+
+def test_a_client_that_asks_for_the_draft_gets_it_before_the_checked_answer(
+    client: TestClient, keys: dict[str, str]
+) -> None:
+    body = {"question": "How much paid vacation do employees accrue?", "draft": True}
+    events = _stream(client, keys["employee"], body)
+    names = [n for n, _ in events]
+    assert names[0] == "sources" and names[-1] == "answer", names
+    deltas = [json.loads(data)["text"] for name, data in events if name == "delta"]
+    assert deltas and names.index("delta") < names.index("answer")
+    final = json.loads(events[-1][1])
+    assert final["model_text"] is None  # the draft was asked for; model_text is admins' debug
+    assert "".join(deltas).strip()
 
 
 def test_a_restricted_answer_is_not_revealed(client: TestClient, keys: dict[str, str]) -> None:
