@@ -19,6 +19,7 @@ from opentelemetry.trace import SpanKind
 
 from api.composition.telemetry import build_app, open_telemetry
 from core.settings import Settings
+from store.audit_store import AuditAction, AuditStore, question_digest
 from store.key_store import ApiKeyStore
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
@@ -139,7 +140,9 @@ def assert_no_text(spans: Sequence[ReadableSpan], texts: Sequence[str]) -> None:
             assert FOLLOW_UP not in value and UNANSWERABLE not in value, (span.name, key)
 
 
-def test_the_span_tree_of_one_ask(served: tuple[str, InMemorySpanExporter], key: str) -> None:
+def test_the_span_tree_of_one_ask(
+    served: tuple[str, InMemorySpanExporter], key: str, settings: Settings
+) -> None:
     answer, spans = ask(served, key, {"question": FOLLOW_UP, "history": HISTORY})
     server = one(spans, "POST /v1/ask")
     root = one(spans, "answer")
@@ -174,6 +177,15 @@ def test_the_span_tree_of_one_ask(served: tuple[str, InMemorySpanExporter], key:
     if answer["withheld"]:
         assert_child(one(spans, "withhold"), root)
     assert_no_text(spans, [s["text"] for s in answer["sources"]])
+    # The served question is in the audit log with exactly the documents it showed.
+    audit = AuditStore(settings.registry_url)
+    try:
+        (row,) = [e for e in audit.events(user_id="eve") if e.answer_id == answer["answer_id"]]
+    finally:
+        audit.close()
+    shown = {s["doc_id"] for s in answer["sources"]} | {c["doc_id"] for c in answer["citations"]}
+    assert set(row.doc_ids) == shown and row.action is AuditAction.ASK
+    assert row.question_sha256 == question_digest(FOLLOW_UP)
 
 
 def test_an_abstention_is_a_span(served: tuple[str, InMemorySpanExporter], key: str) -> None:
