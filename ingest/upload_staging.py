@@ -156,7 +156,7 @@ def display_name(client_name: str) -> str:
     """The name an upload is shown and identified by: ``upload`` when nothing is left.
 
     In this order, because each step must see what the one before produced: NFKC first (so a
-    full-width solidus ``／`` becomes ``/`` and is then treated as the separator it looks
+    full-width solidus (U+FF0F) becomes ``/`` and is then treated as the separator it looks
     like), then the last path component (browsers on Windows send full paths), then control,
     format and bidirectional-override characters dropped (a right-to-left override would
     show ``evil\u202egpj.md`` as ``evilmd.jpg``). ``.`` and ``..`` are not names.
