@@ -73,7 +73,7 @@ class OidcSettings(_Section):
     client_id: str | None = Field(
         default=None,
         description="The web app's client id at the provider: set it to offer \"Sign in with "
-        "your identity provider\" (authorization code flow with PKCE); ID tokens must carry "
+        'your identity provider" (authorization code flow with PKCE); ID tokens must carry '
         "it as their audience. Null: API-key sign-in only.",
     )
     client_secret: SecretStr | None = Field(
