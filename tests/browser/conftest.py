@@ -12,10 +12,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +24,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.conftest import REPO, SAMPLE_ACL, SAMPLE_CORPUS, missing_service
+from tests.live_server import citewise_serve, free_port
 
 CHROMIUM = Path(os.environ.get("CITEWISE_CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOTS = REPO / "docs" / "screenshots"
@@ -62,13 +61,6 @@ class Site:
         )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
     """pytest-playwright launches Debian's chromium, headless (never a downloaded browser)."""
@@ -86,7 +78,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, small_gguf: Path) -> Iterator
     root = tmp_path_factory.mktemp("web")
     corpus = root / "corpus"
     shutil.copytree(SAMPLE_CORPUS, corpus)
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "CITEWISE_DATA_DIR": str(root / "data"),
@@ -102,34 +94,8 @@ def site(tmp_path_factory: pytest.TempPathFactory, small_gguf: Path) -> Iterator
         created = site.cli(*args, *(["--groups", groups] if groups else []))
         assert created.returncode == 0, created.stderr
         site.keys[user] = json.loads(created.stdout)["token"]
-    log = (root / "serve.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise AssertionError((root / "serve.log").read_text()[-4000:])
-            try:
-                if httpx.get(f"{site.url}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.5)
-        else:
-            raise AssertionError(f"citewise serve was not ready within {READY_TIMEOUT_S} s")
+    with citewise_serve(env, port=port, log=root / "serve.log", timeout_s=READY_TIMEOUT_S):
         yield site
-    finally:
-        process.terminate()
-        try:
-            process.wait(60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 @pytest.fixture(scope="session")

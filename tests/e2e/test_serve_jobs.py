@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,15 +26,9 @@ from ingest.upload_staging import LocalUploadStaging
 from retrieval.embedder import MINILM_DIMENSION
 from retrieval.qdrant_edge_index import QdrantEdgeIndex
 from store.key_store import ApiKeyStore
+from tests.live_server import citewise_serve, free_port
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @contextmanager
@@ -47,29 +40,8 @@ def serving(data_dir: Path, model: Path, port: int) -> Iterator[subprocess.Popen
         "CITEWISE_INGEST__EMBED_GROUP": "16",  # write in several steps: more places to die
     }
     env.pop("CITEWISE_CONFIG", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.3)
-        else:
-            raise AssertionError("citewise serve was not ready within 180 s")
+    with citewise_serve(env, port=port, timeout_s=180) as (process, _):
         yield process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            process.wait(60)
 
 
 def long_handbook(path: Path) -> Path:
@@ -95,7 +67,7 @@ def test_a_killed_server_resumes_its_jobs_without_duplicates(
     headers = {"Authorization": f"Bearer {token}"}
     big = long_handbook(tmp_path / "onboarding.md")
     small = b"# Lockers\n\nLockers are assigned by the front desk on the first day.\n"
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
 
     with serving(data, small_gguf, port) as server:

@@ -11,8 +11,6 @@ import json
 import os
 import re
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -26,6 +24,7 @@ import pytest
 from core.settings import Settings
 from store.key_store import ApiKeyStore
 from tests.integration.hostile_files import blank_pdf, zip_bomb_docx
+from tests.live_server import citewise_serve, free_port
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 
@@ -88,13 +87,6 @@ class SpoolWatch:
             time.sleep(0.01)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def server(
     sample_api_settings: Settings, small_gguf: Path, tmp_path_factory: pytest.TempPathFactory
@@ -111,7 +103,7 @@ def server(
     finally:
         keys_store.close()
     tmp = tmp_path_factory.mktemp("server-tmp")
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "TMPDIR": str(tmp),
@@ -123,27 +115,8 @@ def server(
         "CITEWISE_PARSING__PARSER_MEMORY_MB": "3000",
     }
     env.pop("CITEWISE_CONFIG", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
-            with suppress(httpx.TransportError):
-                if httpx.get(f"{url}/readyz").status_code == 200:
-                    break
-            time.sleep(0.3)
-        else:
-            raise AssertionError("citewise serve was not ready within 240 s")
+    with citewise_serve(env, port=port) as (process, url):
         yield Server(url, port, process.pid, tmp, corpus, keys)
-    finally:
-        process.terminate()
-        process.wait(60)
 
 
 def _raw(

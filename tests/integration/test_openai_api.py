@@ -5,20 +5,17 @@ the sample corpus with the real embedder, qdrant-edge and the real 0.5B model.""
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
 import openai
 import pytest
-import uvicorn
 
 from api import composition
 from api.http.app import create_app
 from core.settings import Settings
 from store.key_store import ApiKeyStore
+from tests.live_server import serve_in_thread
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 
@@ -40,39 +37,11 @@ def key(settings: Settings) -> str:
         store.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def base_url(settings: Settings) -> Iterator[str]:
     """A real uvicorn server (real lifespan) on a free loopback port, until the module ends."""
-    port = _free_port()
-    app = create_app(settings, composition.open_services)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 300
-    while True:
-        assert thread.is_alive(), "the server stopped during start-up"
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "the server was not ready in time"
-        time.sleep(0.5)
-    try:
-        yield url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=60)
+    with serve_in_thread(create_app(settings, composition.open_services)) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="module")

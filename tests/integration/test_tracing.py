@@ -4,15 +4,11 @@ socket, with the SDK's in-memory span exporter in place of OTLP: the span tree o
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
@@ -21,6 +17,7 @@ from api.composition.telemetry import build_app, open_telemetry
 from core.settings import Settings
 from store.audit_store import AuditAction, AuditStore, question_digest
 from store.key_store import ApiKeyStore
+from tests.live_server import serve_in_thread
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 
@@ -47,46 +44,15 @@ def key(settings: Settings) -> str:
         store.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def served(settings: Settings) -> Iterator[tuple[str, InMemorySpanExporter]]:
     """The served app on a free loopback port, its spans kept in memory."""
     exporter = InMemorySpanExporter()
-    with open_telemetry(settings, exporter=exporter) as telemetry:
-        port = _free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(
-                build_app(settings, telemetry),
-                host="127.0.0.1",
-                port=port,
-                log_level="warning",
-                lifespan="on",
-            )
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 300
-        while True:
-            assert thread.is_alive(), "the server stopped during start-up"
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the server was not ready in time"
-            time.sleep(0.5)
-        try:
-            yield url, exporter
-        finally:
-            server.should_exit = True
-            thread.join(timeout=60)
+    with (
+        open_telemetry(settings, exporter=exporter) as telemetry,
+        serve_in_thread(build_app(settings, telemetry)) as port,
+    ):
+        yield f"http://127.0.0.1:{port}", exporter
 
 
 def ask(

@@ -15,7 +15,6 @@ import base64
 import hashlib
 import json
 import secrets
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -27,7 +26,6 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import jwt
 import pytest
-import uvicorn
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
@@ -36,6 +34,7 @@ from api.http.app import create_app
 from api.http.web_session import COOKIE_NAME
 from core.settings import Settings
 from store.key_store import ApiKeyStore
+from tests.live_server import serve_in_thread
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 
@@ -176,39 +175,11 @@ def settings(sample_api_settings: Settings, idp: LocalIdp) -> Settings:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def base_url(settings: Settings) -> Iterator[str]:
     """A real uvicorn server on a free loopback port, until the module ends."""
-    port = _free_port()
-    app = create_app(settings, composition.open_services)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 300
-    while True:
-        assert thread.is_alive(), "the server stopped during start-up"
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "the server was not ready in time"
-        time.sleep(0.5)
-    try:
-        yield url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=60)
+    with serve_in_thread(create_app(settings, composition.open_services)) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def new_key(settings: Settings, user: str, *groups: str) -> tuple[str, str]:

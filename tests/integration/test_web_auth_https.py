@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from http.cookies import SimpleCookie
@@ -18,7 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -29,6 +25,7 @@ from api.http.app import create_app
 from api.http.web_session import COOKIE_NAME
 from core.settings import Settings
 from store.key_store import ApiKeyStore
+from tests.live_server import serve_in_thread
 
 
 @pytest.fixture(scope="module")
@@ -71,33 +68,13 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiKeyStore]:
     store.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @contextmanager
 def serving(keys: ApiKeyStore, **config: Any) -> Iterator[int]:
     """A real uvicorn server for the sign-in routes on a free loopback port."""
     app = create_app(Settings(), lambda _s: nullcontext(None))
     app.dependency_overrides[dependencies.authenticator] = lambda: keys
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **config)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
+    with serve_in_thread(app, timeout_s=30, **config) as port:
         yield port
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 def _session_cookie(response: httpx.Response) -> SimpleCookie:
