@@ -24,6 +24,13 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("UNSTRUCTURED_DISABLE_NOTICE", "1")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests run last. Playwright's sync API keeps an asyncio loop running in the main
+    thread for the whole session once a browser test starts, and a later test that runs its
+    own loop there (``anyio.run``) would then fail with "another loop is running"."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
 def services_required() -> bool:
     """CI sets CITEWISE_REQUIRE_SERVICES=1: a missing service then fails instead of skipping."""
     return os.environ.get("CITEWISE_REQUIRE_SERVICES") == "1"
