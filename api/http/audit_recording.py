@@ -86,6 +86,20 @@ def record_search(
     )
 
 
+def record_read(
+    audit: AuditDep,
+    caller: Principal,
+    action: AuditAction,
+    doc_id: str,
+    chunk_ids: Sequence[str] = (),
+) -> None:
+    """Record a document opened outside an answer or a search: a passage with its neighbours
+    (``chunk_ids``) or the original file."""
+    if audit is None:
+        return
+    audit.record(action, caller, doc_ids=[doc_id], chunk_ids=chunk_ids, target=doc_id)
+
+
 def record_admin(
     audit: AuditDep,
     caller: Principal,

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
+from api.http import audit_recording
 from api.http.dependencies import Caller, DocumentsDep, SearcherDep, SettingsDep
 from api.http.reader_view import ReaderView
 from core.errors import NotFoundError
@@ -25,6 +26,7 @@ from core.ids import file_sha256
 from core.models import Chunk
 from retrieval.index import VectorIndex
 from retrieval.query import AccessScope
+from store.audit_store import AuditAction
 
 router = APIRouter(tags=["sources"])
 
@@ -67,8 +69,10 @@ class ChunkView(BaseModel):
 def get_chunk(
     chunk_id: str,
     caller: Caller,
+    *,
     searcher: SearcherDep,
     settings: SettingsDep,
+    audit: audit_recording.AuditDep,
     neighbours: Annotated[int, Query(ge=0, le=MAX_NEIGHBOURS)] = 1,
 ) -> ChunkView:
     """One passage the caller may read, with its title, section path, pages and up to
@@ -94,6 +98,8 @@ def get_chunk(
             break
         after.append(_text(found))
         following = found
+    shown = [c.chunk_id for c in before] + [chunk.chunk_id] + [c.chunk_id for c in after]
+    audit_recording.record_read(audit, caller, AuditAction.SOURCE_OPEN, chunk.doc_id, shown)
     return ChunkView(
         chunk_id=chunk.chunk_id,
         doc_id=chunk.doc_id,
@@ -118,7 +124,9 @@ def get_chunk(
     },
     response_class=FileResponse,
 )
-def get_document_file(doc_id: str, caller: Caller, service: DocumentsDep) -> FileResponse:
+def get_document_file(
+    doc_id: str, caller: Caller, service: DocumentsDep, audit: audit_recording.AuditDep
+) -> FileResponse:
     """The original file of a document the caller may read (for the PDF viewer).
 
     Only files ingested from a folder are kept where they were found; an upload's bytes are
@@ -131,6 +139,7 @@ def get_document_file(doc_id: str, caller: Caller, service: DocumentsDep) -> Fil
         raise NotFoundError(f"the original file of document {doc_id} is not available")
     if file_sha256(path) != document.content_hash:
         raise NotFoundError(f"the original file of document {doc_id} has changed since ingestion")
+    audit_recording.record_read(audit, caller, AuditAction.FILE_OPEN, doc_id)
     media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     return FileResponse(
         path,

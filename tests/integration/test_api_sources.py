@@ -5,6 +5,7 @@ redirect to sign in, the documents page is for admins, every page sends its CSP.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -15,6 +16,7 @@ from api import composition
 from api.http.app import create_app
 from core.ids import document_id
 from core.settings import Settings
+from store.audit_store import AuditAction, AuditEvent
 from store.key_store import ApiKeyStore
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
@@ -53,6 +55,12 @@ def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def audit_rows(settings: Settings, user: str, action: AuditAction) -> list[AuditEvent]:
+    """What the audit log holds of ``user``'s ``action``s (one test's reads only)."""
+    with closing(composition.build_audit_store(settings)) as audit:
+        return audit.events(user_id=user, actions=[action])
+
+
 def first_hit(client: TestClient, token: str, query: str, doc_id: str) -> dict[str, object]:
     found = client.post("/v1/search", json={"query": query, "k": 20}, headers=auth(token))
     assert found.status_code == 200, found.text
@@ -60,7 +68,7 @@ def first_hit(client: TestClient, token: str, query: str, doc_id: str) -> dict[s
 
 
 def test_a_chunk_comes_with_its_neighbours_under_the_readers_acl(
-    client: TestClient, keys: dict[str, str], corpus: Path
+    client: TestClient, keys: dict[str, str], corpus: Path, settings: Settings
 ) -> None:
     leave = document_id((corpus / "policies" / "leave-policy.md").resolve().as_uri())
     hit = first_hit(client, keys["employee"], "paid vacation per month", leave)
@@ -75,6 +83,13 @@ def test_a_chunk_comes_with_its_neighbours_under_the_readers_acl(
     more = client.get(f"/v1/chunks/{hit['chunk_id']}?neighbours=3", headers=auth(keys["admin"]))
     assert len(more.json()["before"]) + len(more.json()["after"]) >= len(ordinals)
     assert more.json()["source_uri"].startswith("file:")  # an admin sees the stored URI
+    opened = audit_rows(settings, "eve", AuditAction.SOURCE_OPEN)
+    assert [(r.doc_ids, r.chunk_ids[len(chunk["before"])]) for r in opened] == [
+        ((leave,), hit["chunk_id"])
+    ]
+    assert set(opened[0].chunk_ids) == {hit["chunk_id"]} | {
+        c["chunk_id"] for c in chunk["before"] + chunk["after"]
+    }
     too_many = client.get(f"/v1/chunks/{hit['chunk_id']}?neighbours=9", headers=auth(keys["hr"]))
     assert too_many.status_code == 422
     assert client.get(f"/v1/chunks/{hit['chunk_id']}").status_code == 401
@@ -89,7 +104,7 @@ def test_a_chunk_comes_with_its_neighbours_under_the_readers_acl(
 
 
 def test_the_original_file_is_served_only_to_its_readers_and_only_unchanged(
-    client: TestClient, keys: dict[str, str], corpus: Path
+    client: TestClient, keys: dict[str, str], corpus: Path, settings: Settings
 ) -> None:
     pdf = corpus / "it" / "it-handbook.pdf"
     handbook = document_id(pdf.resolve().as_uri())
@@ -98,6 +113,8 @@ def test_the_original_file_is_served_only_to_its_readers_and_only_unchanged(
     assert got.headers["content-type"] == "application/pdf"
     assert got.headers["content-security-policy"] == "sandbox"
     assert got.content == pdf.read_bytes()
+    served = audit_rows(settings, "eve", AuditAction.FILE_OPEN)
+    assert [r.doc_ids for r in served] == [(handbook,)]
 
     bands = corpus / "hr" / "salary-bands.md"
     secret = f"/v1/documents/{document_id(bands.resolve().as_uri())}/file"
