@@ -4,6 +4,7 @@ socket, with the SDK's in-memory span exporter in place of OTLP: the span tree o
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -65,8 +66,16 @@ def ask(
         f"{url}/v1/ask", json=body, headers={"Authorization": f"Bearer {key}"}, timeout=600
     )
     assert response.status_code == 200, response.text
-    spans = list(exporter.get_finished_spans())
-    (server,) = [s for s in spans if s.kind is SpanKind.SERVER]
+    # The HTTP server span ends just after the response's last byte is sent, so the client
+    # may read the answer a moment before that span reaches the exporter.
+    deadline = time.monotonic() + 30
+    while True:
+        spans = list(exporter.get_finished_spans())
+        servers = [s for s in spans if s.kind is SpanKind.SERVER]
+        if servers or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    (server,) = servers
     assert server.name == "POST /v1/ask"
     trace_id = server.context.trace_id
     return response.json(), [s for s in spans if s.context.trace_id == trace_id]
