@@ -23,6 +23,7 @@ from generation.answer_types import (
     GenerationTimings,
 )
 from generation.errors import GenerationError
+from generation.llama_backends import ensure_backends
 from generation.llama_prefix import PrefixStates
 from generation.llama_prefix import identity as prefix_identity
 
@@ -158,10 +159,13 @@ class LlamaCppGenerator:
             return self._llama
 
     def _load(self) -> Llama:
+        import llama_cpp
         from llama_cpp import Llama
 
         if not self._path.is_file():
             raise GenerationError(f"model file {self._path} does not exist")
+        # A llama.cpp built with GGML_BACKEND_DL loads its CPU kernels at run time: see there.
+        ensure_backends(_lib_dir(llama_cpp.__file__))
         started = time.perf_counter()
         try:
             llama = Llama(
@@ -179,3 +183,8 @@ class LlamaCppGenerator:
             extra={"model": self._path.name, "seconds": round(time.perf_counter() - started, 2)},
         )
         return llama
+
+
+def _lib_dir(package_file: str) -> Path:
+    """Where llama-cpp-python loads its libraries from (``LLAMA_CPP_LIB_PATH`` overrides it)."""
+    return Path(os.environ.get("LLAMA_CPP_LIB_PATH") or Path(package_file).parent / "lib")
