@@ -183,6 +183,12 @@ def write_json(path: Path, report: dict[str, Any], *, indent: int = 2) -> None:
 # -- statistics --------------------------------------------------------------------------------
 
 
+def p50_p95(seconds: Sequence[float | None]) -> tuple[float, float]:
+    """Median and 95th percentile in seconds, ignoring missing values."""
+    p = percentiles([s for s in seconds if s is not None])
+    return p["p50_ms"] / 1000, p["p95_ms"] / 1000
+
+
 def percentiles(seconds: Sequence[float]) -> dict[str, float]:
     """p50/p95/p99/mean/max in milliseconds."""
     ms = np.asarray(seconds) * 1000
