@@ -14,8 +14,13 @@ export TRANSFORMERS_OFFLINE := 1
 export UNSTRUCTURED_DISABLE_NOTICE := 1
 # llama-cpp-python is source-only on PyPI. Built from source, it must be portable: a
 # -march=native build (its default) died with "Illegal instruction" on this VM (AMX/AVX-512
-# advertised by the CPU flags). These are the flags of the wheel in ../shared/wheels.
-export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
+# advertised by the CPU flags), and the machine type changes between runs. So the source build
+# compiles every x86 CPU variant (x64 … haswell, skylakex, zen4, sapphirerapids/AMX) as a module
+# and llama.cpp picks the best one for the CPU it runs on (generation/llama_backends.py loads
+# them); CMAKE_INSTALL_BINDIR puts those modules in the package's lib dir, where they are looked
+# for. Multimodal (mtmd) is not built: Citewise runs text models only. The wheel in
+# ../shared/wheels is the older static build (-DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON).
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_BACKEND_DL=ON -DGGML_CPU_ALL_VARIANTS=ON -DCMAKE_INSTALL_BINDIR=llama_cpp/lib -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
 
 .PHONY: install demo test lint bench lock clean
 
