@@ -54,7 +54,7 @@ from evals.dataset import EvalExample
 from evals.qa_datasets import QaDataset, load_dataset
 from generation.answer import AnswerService, DeltaEvent, FinalEvent
 from generation.answer_types import Answer
-from generation.llama_cpp_generator import LlamaCppGenerator
+from generation.llama_cpp_generator import LlamaCppGenerator, load_backends
 from generation.model_store import resolve_model_path
 from generation.prompting import Prompt
 from ingest.acl_policy import AclPolicy
@@ -163,6 +163,7 @@ def peer(base_url: str, model: str, prompt: Prompt) -> dict[str, Any]:
 def run_model(model: str, settings: Settings, examples: list[EvalExample]) -> dict[str, Any]:
     from llama_cpp import Llama
 
+    load_backends()
     path = resolve_model_path(model, composition.gguf_store_dir(settings))
     generator = LlamaCppGenerator(
         path, context_window=settings.llm.context_window, threads=settings.llm.threads

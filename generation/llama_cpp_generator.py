@@ -159,13 +159,11 @@ class LlamaCppGenerator:
             return self._llama
 
     def _load(self) -> Llama:
-        import llama_cpp
         from llama_cpp import Llama
 
         if not self._path.is_file():
             raise GenerationError(f"model file {self._path} does not exist")
-        # A llama.cpp built with GGML_BACKEND_DL loads its CPU kernels at run time: see there.
-        ensure_backends(_lib_dir(llama_cpp.__file__))
+        load_backends()
         started = time.perf_counter()
         try:
             llama = Llama(
@@ -183,6 +181,15 @@ class LlamaCppGenerator:
             extra={"model": self._path.name, "seconds": round(time.perf_counter() - started, 2)},
         )
         return llama
+
+
+def load_backends() -> None:
+    """Make llama.cpp's CPU backend available before a ``Llama`` is made (anywhere, also in
+    benchmarks): a build with GGML_BACKEND_DL loads its CPU kernels at run time
+    (``llama_backends``); a no-op for a statically linked build."""
+    import llama_cpp
+
+    ensure_backends(_lib_dir(llama_cpp.__file__))
 
 
 def _lib_dir(package_file: str) -> Path:
