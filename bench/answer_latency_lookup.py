@@ -6,7 +6,8 @@ model checks the whole draft in one batch. This measures, on the prompts our ans
 builds for the set's questions, greedy decoding without and with it (two ``Llama`` instances,
 alternating per prompt): time to first token, decode tokens/s, and whether the text stays
 identical. llama-cpp-python computes logits for every prompt token when a draft model is set
-(``logits_all``), which is why TTFT is reported too.
+(``logits_all``: the output layer over the whole 151,936-token vocabulary for each of them),
+which is why TTFT is reported too.
 
 Run: ``.venv/bin/python bench/answer_latency_lookup.py [--set sample] [--model qwen2.5-0.5b]
 [--limit 6]``. Results go to bench/RESULTS.md and bench/out/answer-latency/lookup.json.
@@ -94,8 +95,12 @@ def main() -> None:
     }
     load_backends()
     plain = Llama(**common)
+    # logits_all must be passed too: llama-cpp-python turns it on for a draft model but sizes
+    # its scores table from the argument, and the first batch then fails to fit.
     lookup = Llama(
-        **common, draft_model=LlamaPromptLookupDecoding(num_pred_tokens=args.draft_tokens)
+        **common,
+        logits_all=True,
+        draft_model=LlamaPromptLookupDecoding(num_pred_tokens=args.draft_tokens),
     )
     rows = []
     for n, prompt in enumerate(chosen):
