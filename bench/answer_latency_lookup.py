@@ -19,14 +19,13 @@ import argparse
 import json
 import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from api import composition
-from bench.answer_latency import OUT, environment, spread
+from bench.answer_latency import OUT, environment, raw, spread
 from bench.report import write_section
 from core.settings import Settings
 from evals.qa_datasets import load_dataset
@@ -51,23 +50,12 @@ def prompts(model_path: Path, settings: Settings, set_name: str, limit: int) -> 
 
 def decode(llama: Any, prompt: Prompt) -> dict[str, Any]:
     """Greedy streaming completion: TTFT, decode rate after the first token, the text."""
-    messages = [{"role": m.role.value, "content": m.content} for m in prompt.messages]
     llama.reset()  # no KV reuse between prompts: both arms read every prompt in full
-    started = time.perf_counter()
-    first: float | None = None
-    parts: list[str] = []
-    for chunk in llama.create_chat_completion(
-        messages=messages, max_tokens=prompt.answer_tokens, temperature=0.0, seed=0, stream=True
-    ):
-        delta = chunk["choices"][0].get("delta", {}).get("content")
-        if delta:
-            first = first if first is not None else time.perf_counter() - started
-            parts.append(delta)
-    total = time.perf_counter() - started
-    text = "".join(parts)
-    tokens = len(llama.tokenize(text.encode(), add_bos=False, special=False))
+    result = raw(llama, prompt)
+    first, total = result["ttft_s"], result["total_s"]
+    tokens = len(llama.tokenize(result["text"].encode(), add_bos=False, special=False))
     rate = (tokens - 1) / (total - first) if first is not None and total > first else 0.0
-    return {"ttft_s": first, "total_s": total, "tokens": tokens, "decode_tps": rate, "text": text}
+    return {**result, "tokens": tokens, "decode_tps": rate}
 
 
 def main() -> None:
