@@ -3,17 +3,26 @@
 A llama.cpp built with ``GGML_BACKEND_DL=ON GGML_CPU_ALL_VARIANTS=ON`` ships every x86 CPU
 variant as a module (``libggml-cpu-haswell.so``, ``-skylakex``, ``-sapphirerapids``, …) and
 registers none of them by itself. llama-cpp-python never asks for them, so ``Llama`` fails
-with "no backends are loaded". ``ensure_backends`` has ggml load, from the package's lib
-directory, the best module of each kind: the CPU variant that scores highest on this CPU. A
+with "no backends are loaded". ``ensure_backends`` loads, from the package's lib directory,
+the CPU variant that scores highest on this CPU (each module's own ``ggml_backend_score``,
+as ggml's ``ggml_backend_load_best`` does), except the variants in ``UNSAFE_VARIANTS``. A
 statically linked build already holds its CPU backend, and then nothing is loaded.
+
+Why not ``ggml_backend_load_all_from_path``: it picks ``sapphirerapids`` on a CPU with AMX,
+and the AMX matrix kernels of the llama.cpp in llama-cpp-python 0.3.36 die with SIGILL on
+their first tile instruction (``tilezero``: the tile configuration they load is not in
+effect on the worker threads; ggml-org/llama.cpp#26954). Seen on an Intel Xeon with AMX,
+where a plain C program's tiles work: the whole process dies on the first prompt. The next
+variant down (cooperlake or icelake: AVX-512 with VNNI) runs fine.
 """
 
 from __future__ import annotations
 
+import _ctypes
 import logging
 import os
 import threading
-from ctypes import CDLL, CFUNCTYPE, POINTER, Structure, byref, c_char_p, c_void_p
+from ctypes import CDLL, CFUNCTYPE, POINTER, Structure, byref, c_char_p, c_int, c_void_p
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -23,6 +32,11 @@ from generation.errors import GenerationError
 _log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _kept: list[Backends] = []  # the first success, for every later call
+
+UNSAFE_VARIANTS = {
+    "sapphirerapids": "its AMX kernels die with SIGILL (ggml-org/llama.cpp#26954)",
+}
+"""CPU variants never loaded, with the reason (see the module docstring)."""
 
 
 @dataclass(frozen=True)
@@ -38,7 +52,8 @@ class Ggml(Protocol):
     """The ggml calls ``ensure_backends`` makes; ``CtypesGgml`` documents them."""
 
     def has_cpu(self) -> bool: ...  # noqa: D102
-    def load_all(self, directory: Path) -> None: ...  # noqa: D102
+    def score(self, module: Path) -> int: ...  # noqa: D102
+    def load(self, module: Path) -> bool: ...  # noqa: D102
     def cpu(self) -> tuple[str, tuple[str, ...]]: ...  # noqa: D102
 
 
@@ -70,7 +85,7 @@ class CtypesGgml:
         for function, argtypes, restype in (
             ("ggml_backend_reg_by_name", [c_char_p], c_void_p),
             ("ggml_backend_reg_get_proc_address", [c_void_p, c_char_p], c_void_p),
-            ("ggml_backend_load_all_from_path", [c_char_p], None),
+            ("ggml_backend_load", [c_char_p], c_void_p),
         ):
             getattr(self._lib, function).argtypes = argtypes
             getattr(self._lib, function).restype = restype
@@ -79,9 +94,25 @@ class CtypesGgml:
         """Whether a CPU backend is registered."""
         return bool(self._lib.ggml_backend_reg_by_name(b"CPU"))
 
-    def load_all(self, directory: Path) -> None:
-        """``ggml_backend_load_all_from_path``: the best module of each kind in ``directory``."""
-        self._lib.ggml_backend_load_all_from_path(os.fsencode(directory))
+    def score(self, module: Path) -> int:
+        """The module's ``ggml_backend_score()``: 0 when this CPU lacks what it was built for,
+        else higher for a better fit. The module is opened only to ask, then closed."""
+        try:
+            library = CDLL(os.fspath(module), mode=os.RTLD_LOCAL | os.RTLD_NOW)
+        except OSError:
+            return 0
+        try:
+            function = getattr(library, "ggml_backend_score", None)
+            if function is None:
+                return 0
+            function.restype = c_int
+            return int(function())
+        finally:
+            _dlclose(library._handle)
+
+    def load(self, module: Path) -> bool:
+        """``ggml_backend_load``: register the backend in ``module``."""
+        return bool(self._lib.ggml_backend_load(os.fsencode(module)))
 
     def cpu(self) -> tuple[str, tuple[str, ...]]:
         """The registered CPU backend's library file name (by ``dladdr``) and features."""
@@ -110,12 +141,7 @@ def ensure_backends(lib_dir: Path, ggml: Ggml | None = None) -> Backends:
             ggml = ggml if ggml is not None else CtypesGgml(lib_dir)
             loaded = not ggml.has_cpu()
             if loaded:
-                ggml.load_all(lib_dir)
-                if not ggml.has_cpu():
-                    raise GenerationError(
-                        f"llama.cpp has no CPU backend: none of {lib_dir}/libggml-cpu*.so "
-                        "loads on this CPU (a llama-cpp-python built without them?)"
-                    )
+                _load_best_cpu(ggml, lib_dir)
             library, features = ggml.cpu()
             _kept.append(Backends(loaded, library, features))
             _log.info(
@@ -123,3 +149,33 @@ def ensure_backends(lib_dir: Path, ggml: Ggml | None = None) -> Backends:
                 extra={"library": library, "features": " ".join(features), "loaded": loaded},
             )
         return _kept[0]
+
+
+def variant_name(module: Path) -> str:
+    """``haswell`` for ``libggml-cpu-haswell.so``."""
+    return module.name.removeprefix("libggml-cpu-").removesuffix(".so")
+
+
+def _load_best_cpu(ggml: Ggml, lib_dir: Path) -> None:
+    """Register the best-scoring safe CPU variant in ``lib_dir`` (ties: the first by name)."""
+    scores: dict[Path, int] = {}
+    for module in sorted(lib_dir.glob("libggml-cpu-*.so")):
+        reason = UNSAFE_VARIANTS.get(variant_name(module))
+        if reason is not None:
+            _log.info(
+                "llama.cpp CPU variant skipped", extra={"library": module.name, "why": reason}
+            )
+            continue
+        scores[module] = ggml.score(module)
+    usable = [m for m in scores if scores[m] > 0]
+    best = max(usable, key=lambda m: scores[m], default=None)
+    if best is None or not ggml.load(best) or not ggml.has_cpu():
+        raise GenerationError(
+            f"llama.cpp has no CPU backend: none of {lib_dir}/libggml-cpu-*.so loads on this CPU "
+            "(a llama-cpp-python built without them?)"
+        )
+
+
+def _dlclose(handle: int) -> None:
+    """Close a library ``CDLL`` opened (ctypes has no public way to)."""
+    _ctypes.dlclose(handle)

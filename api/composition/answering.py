@@ -22,6 +22,7 @@ from retrieval.context import AssemblyOptions, ContextAssembler
 from retrieval.embedder import Embedder
 from retrieval.index import VectorIndex
 from retrieval.memo_embedder import MemoEmbedder
+from retrieval.search import Searcher
 from retrieval.selection import SimilaritySelector
 
 
@@ -124,10 +125,12 @@ def build_answer_service(
     *,
     generator: Generator | None = None,
     embedder: Embedder | None = None,
+    searcher: Searcher | None = None,
     tracer: Tracer = NOOP_TRACER,
 ) -> AnswerService:
     """The answer path over an open index; ``generator`` and ``embedder`` let a long-lived
-    caller (the API, evals) share loaded models; ``tracer`` times its stages."""
+    caller (the API, evals) share loaded models; ``searcher`` replaces the configured search
+    (a benchmark that hands the model chosen passages); ``tracer`` times its stages."""
     embedder = embedder or build_embedder(settings)
     # The check embeds the same source sentences in several passes: memoise them.
     checking = MemoEmbedder(embedder)
@@ -160,7 +163,7 @@ def build_answer_service(
         ),
     )
     return AnswerService(
-        build_searcher(settings, index, embedder=embedder, tracer=tracer),
+        searcher or build_searcher(settings, index, embedder=embedder, tracer=tracer),
         generator,
         checker,
         assembler,

@@ -78,3 +78,37 @@ def test_a_dl_build_runs_the_best_cpu_variant(small_gguf: Path) -> None:
     if "avx512f" not in cpu_flags:
         assert "AVX512" not in backends.cpu_features  # it would die with SIGILL
     assert result.text
+
+
+def test_a_dl_build_reads_a_long_prompt_without_the_amx_variant(small_gguf: Path) -> None:
+    """On a CPU with AMX, ggml would pick ``sapphirerapids``, whose AMX kernels die with
+    SIGILL on the first prompt long enough to use them; the loader skips that variant. The
+    prompt is read in a child process, so a crash fails this test rather than the run."""
+    lib = lib_dir()
+    if not is_dl_build(lib):
+        pytest.skip(f"llama-cpp-python in {lib} is statically linked: not a GGML_BACKEND_DL build")
+    code = (
+        "import sys\nfrom pathlib import Path\n"
+        "from generation.answer_types import ChatMessage, GenerationRequest, Role\n"
+        "from generation.llama_backends import ensure_backends\n"
+        "from generation.llama_cpp_generator import LlamaCppGenerator\n"
+        "text = ' '.join(['Employees accrue paid leave every month they work.'] * 40)\n"
+        "request = GenerationRequest(messages=(ChatMessage(role=Role.USER, content=text),),"
+        " max_tokens=4)\n"
+        "result = LlamaCppGenerator(Path(sys.argv[1]), context_window=1024,"
+        " reuse_prefix=False).generate(request)\n"
+        "print(ensure_backends(Path(sys.argv[2])).cpu_library, result.prompt_tokens)\n"
+    )
+
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(small_gguf), str(lib)],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    library, prompt_tokens = done.stdout.split()[-2:]
+    assert "sapphirerapids" not in library
+    assert int(prompt_tokens) > 300
