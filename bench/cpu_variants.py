@@ -30,6 +30,7 @@ import argparse
 import ctypes
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -53,6 +54,8 @@ from bench.report import (
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "bench" / "out" / "cpu-variants"
 TITLE = "## CPU kernels chosen at run time (issue 18, lever 1)"
+ISA_LABELS = (("amx_int8", "AMX"), ("avx512f", "AVX-512"), ("avx2", "AVX2"))
+"""A section per kind of CPU: the best of these instruction sets /proc/cpuinfo lists."""
 PROMPT_FILES = ("*.md", "*.txt", "*.html", "*.eml")
 NOT_ISA = {"LLAMAFILE", "OPENMP", "REPACK"}  # cpu_features that name no instruction set
 
@@ -91,9 +94,16 @@ def main() -> None:
             runs[config].append(result)
             print(f"round {r + 1} {config}: {result}", flush=True)
     result = {**provenance(), "command": command_line("cpu_variants.py"), "args": settings(args)}
+    result["isa"] = isa_label()
     result["runs"] = runs
     write_json(OUT / "results.json", result)
     report(result, args)
+
+
+def isa_label() -> str:
+    """The best instruction set of ``ISA_LABELS`` this CPU lists (the section's name)."""
+    flags = set(Path("/proc/cpuinfo").read_text().split())
+    return next((label for flag, label in ISA_LABELS if flag in flags), "x86-64")
 
 
 def settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -112,6 +122,11 @@ def run_worker(args: argparse.Namespace, config: str) -> dict[str, Any]:
     command += ["--decode-tokens", str(args.decode_tokens)]
     load = load1()
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if done.returncode < 0:
+        # A variant that dies on this CPU (SIGILL) is a finding, not a failed benchmark.
+        died = signal.Signals(-done.returncode).name
+        print(f"{config} died with {died}:\n{done.stderr[-1000:]}", file=sys.stderr)
+        return {"died": died, "load1": load}
     if done.returncode != 0:
         raise SystemExit(f"{config} failed ({done.returncode}):\n{done.stderr[-3000:]}")
     return {**json.loads(done.stdout.strip().splitlines()[-1]), "load1": load}
@@ -181,8 +196,10 @@ def prompt_tokens(llama: Any, count: int) -> list[int]:
 def report(result: dict[str, Any], args: argparse.Namespace) -> None:
     """Print the table and, unless ``--no-write``, replace this section of RESULTS.md."""
     runs: dict[str, list[dict[str, Any]]] = result["runs"]
-    pp = {c: statistics.median(r["prompt_tps"] for r in rs) for c, rs in runs.items()}
-    tg = {c: statistics.median(r["decode_tps"] for r in rs) for c, rs in runs.items()}
+    died = {c: rs[0]["died"] for c, rs in runs.items() if any("died" in r for r in rs)}
+    ran = {c: rs for c, rs in runs.items() if c not in died}
+    pp = {c: statistics.median(r["prompt_tps"] for r in rs) for c, rs in ran.items()}
+    tg = {c: statistics.median(r["decode_tps"] for r in rs) for c, rs in ran.items()}
     rows = [
         (
             config,
@@ -194,17 +211,18 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> None:
             ", ".join(f"{r['decode_tps']:.1f}" for r in rs),
             f"{pp[config] / pp['static']:.2f} / {tg[config] / tg['static']:.2f}",
         )
-        for config, rs in runs.items()
+        for config, rs in ran.items()
     ]
+    rows += [(c, "", "", f"died ({why})", "", "", "", "") for c, why in died.items()]
     header = ["build", "CPU backend", "compiled for", "prompt tok/s", "rounds"]
     header += ["decode tok/s", "rounds", "vs static (prompt / decode)"]
     s = result["args"]
     lines = [
-        TITLE,
+        f"{TITLE} on {result.get('isa', 'AVX2')}",
         "",
         *provenance_lines(result),
         f"- Command: `{result['command']}`",
-        f"- Qwen2.5-0.5B Q4_K_M, {s['prompt_tokens']}-token prompt (n_batch 512), "
+        f"- {Path(s['model']).name}, {s['prompt_tokens']}-token prompt (n_batch 512), "
         f"{s['decode_tokens']} greedy decode steps, {s['threads']} threads; medians of "
         f"{s['rounds']} rotated rounds; load average (1 min) "
         f"{min(r['load1'] for rs in runs.values() for r in rs):.2f} to "

@@ -122,6 +122,7 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=None, help="settings YAML")
     parser.add_argument("--limit", type=int, default=None, help="only the first N answerable")
     parser.add_argument("--out", type=Path, default=REPO / ".citewise-eval")
+    parser.add_argument("--tag", default="", help="suffix of the results file (one per config)")
     args = parser.parse_args()
 
     settings = Settings.load(args.config)
@@ -165,6 +166,15 @@ def main() -> None:
                     "abstain_reason": answer.abstain_reason,
                     "text": answer.text,
                     "model_text": model_text,
+                    "verdicts": [
+                        {
+                            "sentence": v.sentence,
+                            "supported": v.supported,
+                            "reason": v.reason,
+                            "relevance": v.relevance,
+                        }
+                        for v in answer.verdicts
+                    ],
                     "seconds": round(time.perf_counter() - started, 1),
                 }
             )
@@ -172,13 +182,13 @@ def main() -> None:
                 f"{number}/{len(items)} {item.id}: shown {rows[-1]['shown']}, model {own.value}",
                 flush=True,
             )
-    report(rows, args.set, settings.llm.model)
+    report(rows, f"{args.set}-{settings.llm.model}{args.tag}")
 
 
-def report(rows: list[dict[str, Any]], name: str, model: str) -> None:
+def report(rows: list[dict[str, Any]], name: str) -> None:
     """Outcome shares for what is shown and for the model's own text, overall and by kind."""
     OUT.mkdir(parents=True, exist_ok=True)
-    target = OUT / f"{name}-{model}.json"
+    target = OUT / f"{name}.json"
     target.write_text(json.dumps(rows, indent=1, default=str), encoding="utf-8")
     for column in ("shown", "model"):
         counts = Counter(r[column] for r in rows)
