@@ -21,7 +21,8 @@ are calibrated on the development sets (evals/RESULTS.md, "Answer relevance").
 A question of several parts is also scored part by part, so that a sentence answering one
 part of "Which laptops can I pick from, and how soon must I finish the security training?" is
 not diluted by the other. A part that asks for a quantity ("how much", "how long", "what
-percentage", "what is the maximum") is only answered by a claim that states a figure: "A lost
+percentage", "what is the maximum", "is there a budget for") is only answered by a claim that
+states a figure ("Yes, there is a budget for that [1]" is not an answer): "A lost
 laptop must be reported like any other incident" does not answer "How quickly must an
 incident be reported?".
 """
@@ -45,7 +46,10 @@ _ASKS_FOR_FIGURE = re.compile(
     r"|\bwhat (?:is |are |was )?(?:the )?(?:percentage|percent|amount|number|rate|fraction|"
     r"share|cap|limit|budget|maximum|minimum|max|min|price|cost|fee|deadline|allowance|"
     r"stipend|reimbursement limit)\b"
-    r"|\b(?:how much|what) (?:money|time|notice)\b",
+    r"|\b(?:how much|what) (?:money|time|notice)\b"
+    # "Is there a budget for ...?" asks how much: "Yes, there is a budget [1]" answers nothing.
+    r"|\b(?:is|are) there (?:a |an |any )?(?:\w+ )?(?:budget|money|stipend|allowance|"
+    r"reimbursement|cap|limit|spending limit)s?\b",
     re.IGNORECASE,
 )
 

@@ -13,6 +13,11 @@ def test_questions_asking_for_a_quantity() -> None:
     assert asks_for_figure("What is the maximum hotel rate?")
     assert not asks_for_figure("Who approves expense reports above $5,000?")
     assert not asks_for_figure("How do I request a laptop?")
+    assert asks_for_figure("My keyboard died. Is there a budget for getting it fixed?")
+    assert asks_for_figure("Is there any money for therapy or a meditation app?")
+    assert asks_for_figure("Is there a monthly stipend for internet?")
+    assert not asks_for_figure("Is there a way to raise a concern anonymously?")
+    assert not asks_for_figure("Is there someone who can help me with a denied claim?")
     assert states_figure("18 weeks") and states_figure("eighteen weeks")
     assert not states_figure("It must be reported like any other incident.")
 
