@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -163,11 +164,13 @@ class ParserPool:
         if self._workers == 0:
             return self._map_inline(queue)
         context = multiprocessing.get_context("spawn")  # the parent holds torch threads
-        executor = self._started or self._executor(context)
+        started = self._started
+        executor = started or self._executor(context)
         self._started = executor if self._keep_alive else None
+        ready = None if started is not None else executor.submit(_ready)
         pending: deque[tuple[Path, Future[Outcome]]] = deque()
         self._fill(executor, queue, pending)
-        return self._drain(executor, context, queue, pending)
+        return self._drain(executor, context, queue, pending, ready)
 
     def _map_inline(self, queue: deque[Path]) -> Iterator[Outcome]:
         if self._inline is None:
@@ -199,9 +202,17 @@ class ParserPool:
         context: BaseContext,
         queue: deque[Path],
         pending: deque[tuple[Path, Future[Outcome]]],
+        ready: Future[bool] | None,
     ) -> Iterator[Outcome]:
+        """Yield the outcomes in order. ``ready`` is a fresh pool's start-up marker, queued
+        before its files: the parent's backstop timeout starts only once it is done, so a
+        worker's start-up (seconds of imports, more on a loaded machine) is never billed to
+        the file it then parses."""
         try:
             while pending:
+                if ready is not None:
+                    _await_start(ready)
+                    ready = None
                 _, future = pending.popleft()
                 failure: Outcome | None = None
                 try:
@@ -218,6 +229,7 @@ class ParserPool:
                     pending.clear()
                     executor.shutdown(cancel_futures=True)
                     executor = self._executor(context)
+                    ready = executor.submit(_ready)
                     if self._keep_alive:
                         self._started = executor
                 self._fill(executor, queue, pending)
@@ -232,6 +244,13 @@ class ParserPool:
         if self._started is not None:
             self._started.shutdown(cancel_futures=True)
             self._started = None
+
+
+def _await_start(ready: Future[bool]) -> None:
+    """Wait for a fresh pool's first worker to have loaded its parser (one that cannot
+    start is reported by the files' own futures)."""
+    with contextlib.suppress(BrokenProcessPool):
+        ready.result()
 
 
 def _kill_workers(executor: ProcessPoolExecutor) -> None:

@@ -45,6 +45,17 @@ def make_hungry() -> HungryProcessor:
     return HungryProcessor()
 
 
+class SlowStartingProcessor(HungryProcessor):
+    """Loads its models for 2 s, as a parser's imports do on a loaded machine."""
+
+    def warm_up(self) -> None:
+        time.sleep(2.0)
+
+
+def make_slow_starting() -> SlowStartingProcessor:
+    return SlowStartingProcessor()
+
+
 def _titles(outcomes: Sequence[object]) -> list[str]:
     return [o.title if isinstance(o, ParsedDocument) else type(o).__name__ for o in outcomes]
 
@@ -73,6 +84,15 @@ def test_a_parser_deaf_to_its_alarm_is_killed_and_replaced() -> None:
     outcomes = list(pool.map([Path("stuck.txt"), Path("b.txt"), Path("c.txt")]))
     assert time.monotonic() - started < 40
     assert _titles(outcomes) == ["ParseError", "b.txt", "c.txt"]
+
+
+def test_a_workers_start_up_is_not_billed_to_its_first_file() -> None:
+    # The parent's backstop (limit + grace, 1 s) is shorter than the start-up (2 s), before the
+    # first file and again after a stuck file's worker is replaced.
+    limits = ParseLimits(max_parse_s=0.5)
+    pool = ParserPool(make_slow_starting, workers=1, limits=limits, kill_grace_s=0.5)
+    outcomes = list(pool.map([Path("a.txt"), Path("stuck.txt"), Path("b.txt")]))
+    assert _titles(outcomes) == ["a.txt", "ParseError", "b.txt"]
 
 
 def _zip(path: Path, entry_mb: int) -> Path:
