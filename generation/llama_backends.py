@@ -12,8 +12,8 @@ Why not ``ggml_backend_load_all_from_path``: it picks ``sapphirerapids`` on a CP
 and the AMX matrix kernels of the llama.cpp in llama-cpp-python 0.3.36 die with SIGILL on
 their first tile instruction (``tilezero``: the tile configuration they load is not in
 effect on the worker threads; ggml-org/llama.cpp#26954). Seen on an Intel Xeon with AMX,
-where a plain C program's tiles work: the whole process dies on the first prompt. The next
-variant down (cooperlake or icelake: AVX-512 with VNNI) runs fine.
+where a plain C program's tiles work: the whole process dies on the first prompt. The best of
+the other variants (there ``zen4``: AVX-512 with VNNI and BF16) runs fine.
 """
 
 from __future__ import annotations
