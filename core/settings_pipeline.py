@@ -240,6 +240,13 @@ class AnswerSettings(_Section):
         "within this of the closest hit's (fewer, better passages for a small model); null: "
         "every hit that fits the context budget.",
     )
+    open_parts: Literal["off", "ask", "ask_all"] = Field(
+        default="off",
+        description="Questions of several parts: off lists the parts the answer leaves open "
+        "(`unanswered_parts`); ask also asks the model each open part on its own over the same "
+        "sources and checks what it adds; ask_all does so too when the whole answer did not "
+        "hold (evals/RESULTS.md).",
+    )
     quote_min_relevance: float | None = Field(
         default=None,
         ge=0.0,

@@ -26,6 +26,7 @@ from generation.answer_types import Answer, ChatMessage, FinishReason
 from generation.condense import condense_request, needs_condensing, read_condensed
 from generation.finalize import AnswerChecker
 from generation.generator import Generator
+from generation.open_parts import OpenPartsMode, PartFollowUp
 from generation.prompting import Prompt, PromptBuilder
 from retrieval.context import ContextAssembler, Source
 from retrieval.query import AccessScope, SearchFilters, SearchMode
@@ -59,6 +60,9 @@ class AnswerOptions:
     max_answer_tokens: int = 384
     temperature: float = 0.0
     condense_history: bool = True
+    open_parts: OpenPartsMode = "off"
+    """Ask the model again each part of a several-part question its answer leaves open
+    (``generation.open_parts``)."""
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,13 @@ class AnswerService:
         self._assembler = assembler
         self._prompts = prompts
         self._llm_load_started = False
+        self._parts = PartFollowUp(
+            generator,
+            prompts,
+            checker,
+            mode=self._options.open_parts,
+            temperature=self._options.temperature,
+        )
 
     @property
     def generator(self) -> Generator:
@@ -184,6 +195,7 @@ class AnswerService:
             text = _complete_sentences(text)
             _log.warning("answer hit max_tokens", extra={"tokens": result.completion_tokens})
         answer = self._finalize(prompt, text, prepared.timings)
+        answer = self._parts.complete(prompt, text, answer)
         usage = {
             "prompt_tokens": result.prompt_tokens or prompt.prompt_tokens,
             "completion_tokens": result.completion_tokens,
@@ -201,7 +213,8 @@ class AnswerService:
         """Sources first, then the model's text as it is written, then the checked answer.
 
         The final answer may differ from the streamed text: unsupported sentences flagged or
-        removed, invalid markers dropped, or the whole answer replaced by an abstention.
+        removed, invalid markers dropped, the parts of the question it left open answered
+        (``answer.open_parts``), or the whole answer replaced by an abstention.
         """
         started = time.perf_counter()
         # A span must not stay current across a yield (the consumer may resume the stream in
@@ -234,6 +247,7 @@ class AnswerService:
         text = "".join(parts)
         with self._tracer.span("answer.finalize") as final:
             answer = self._finalize(prompt, text, prepared.timings)
+            answer = self._parts.complete(prompt, text, answer)
             _describe(final, answer)
         # A stream reports no usage: count with the model's own tokenizer.
         usage = {

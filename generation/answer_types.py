@@ -197,6 +197,11 @@ class Answer(FrozenModel):
         description="The model declined or its answering sentence was withheld, but a source "
         "passage addresses the question: `text` quotes that passage verbatim, with its citation.",
     )
+    unanswered_parts: tuple[str, ...] = Field(
+        default=(),
+        description="For a question of several parts, the parts no statement of `text` "
+        "answers (the sources, or the model, gave nothing that holds for them).",
+    )
     model_text: str | None = None
     prompt_id: str | None = None
     retrieval_similarity: float | None = Field(

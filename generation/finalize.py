@@ -38,7 +38,7 @@ from generation.attribution import attribute_uncited, recite
 from generation.citations import parse_answer, resolve_citations, strip_markers
 from generation.grounding import GroundingReport, SupportJudge, WarmableJudge, check_answer
 from generation.relevance import AnswerRelevance, Quote
-from retrieval.context import Context
+from retrieval.context import Context, Source
 from retrieval.embedder import Embedder
 
 QUOTE_LEAD = "The documents say:"
@@ -240,6 +240,29 @@ class AnswerChecker:
             reason = AbstainReason.OFF_QUESTION
         return tuple(scored), reason
 
+    def open_parts(self, answer: Answer, parts: Sequence[str]) -> list[int]:
+        """The indices of ``parts`` (of ``answer``'s question) that no shown, supported claim
+        answers at ``min_relevance``: all of them when the answer abstained, none when the
+        relevance check is off."""
+        threshold = self._options.min_relevance
+        if self._relevance is None or threshold is None:
+            return []
+        if answer.abstained:
+            return list(range(len(parts)))
+        shown = [v for v in answer.verdicts if v.kind is SentenceKind.CLAIM and v.supported]
+        claims = [_claim_text(v.sentence) for v in shown]
+        evidence = [v.evidence for v in shown]
+        headings = [
+            " ".join(s.heading for n in v.cited if (s := _source(answer, n)) is not None)
+            for v in shown
+        ]
+        open_parts = []
+        for i, part in enumerate(parts):
+            scores = self._relevance.part_scores(part, claims, evidence, headings) if shown else []
+            if max(scores, default=0.0) < threshold:
+                open_parts.append(i)
+        return open_parts
+
     def _quote(self, context: Context, reason: AbstainReason) -> Quote | None:
         threshold = self._options.quote_min_relevance
         if self._relevance is None or threshold is None or reason not in _QUOTABLE:
@@ -274,6 +297,10 @@ def _quoted(checked: Answer, quote: Quote, timings: dict[str, float]) -> Answer:
     return checked.model_copy(
         update={"text": text, "citations": (citation,), "quoted": True, "timings": timings}
     )
+
+
+def _source(answer: Answer, number: int) -> Source | None:
+    return answer.sources[number - 1] if 1 <= number <= len(answer.sources) else None
 
 
 def _heading(context: Context, cited: Sequence[int]) -> str:

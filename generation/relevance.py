@@ -63,11 +63,18 @@ _PART_BREAK = re.compile(
 )
 
 
+def question_pieces(question: str) -> list[str]:
+    """The sentences and clauses of ``question`` that have content words of their own: its
+    statements ("I'm relocating.") and the parts it asks ("is there help with moving costs",
+    "how long must I have worked here?")."""
+    pieces = [p.strip(" ,") for p in _PART_BREAK.split(question)]
+    return [p for p in pieces if terms(p)]
+
+
 def question_parts(question: str) -> list[str]:
     """The question and, for a question of several parts ("Which laptops can I pick, and
     how soon must I finish the training?"), each part with content words of its own."""
-    pieces = [p.strip(" ,") for p in _PART_BREAK.split(question)]
-    parts = [p for p in pieces if terms(p)]
+    parts = question_pieces(question)
     return [question, *parts] if len(parts) > 1 else [question]
 
 
@@ -134,17 +141,30 @@ class AnswerRelevance:
         the cited sources' headings. A part asking for a quantity only counts for a claim
         that states a figure (0.0 when no part counts)."""
         best = [0.0] * len(claims)
-        backed = [(i, e) for i, e in enumerate(evidence) if e.strip()]
         for part in question_parts(question):
-            eligible = [not asks_for_figure(part) or states_figure(c) for c in claims]
-            if not any(eligible):
-                continue
-            own = self.scores(part, claims, headings)
-            behind = self.scores(part, [e for _, e in backed], [headings[i] for i, _ in backed])
-            for (i, _), score in zip(backed, behind, strict=True):
-                own[i] = max(own[i], score)
-            best = [max(b, o) if ok else b for b, o, ok in zip(best, own, eligible, strict=True)]
+            scores = self.part_scores(part, claims, evidence, headings)
+            best = [max(b, s) for b, s in zip(best, scores, strict=True)]
         return best
+
+    def part_scores(
+        self,
+        part: str,
+        claims: Sequence[str],
+        evidence: Sequence[str],
+        headings: Sequence[str],
+    ) -> list[float]:
+        """Each claim's relevance to ``part`` alone (one question, not split further), as
+        itself or as the source sentence it rests on; 0.0 for a claim without a figure when
+        ``part`` asks for a quantity."""
+        eligible = [not asks_for_figure(part) or states_figure(c) for c in claims]
+        if not any(eligible):
+            return [0.0] * len(claims)
+        own = self.scores(part, claims, headings)
+        backed = [(i, e) for i, e in enumerate(evidence) if e.strip()]
+        behind = self.scores(part, [e for _, e in backed], [headings[i] for i, _ in backed])
+        for (i, _), score in zip(backed, behind, strict=True):
+            own[i] = max(own[i], score)
+        return [o if ok else 0.0 for o, ok in zip(own, eligible, strict=True)]
 
     def best_quote(self, question: str, sources: Sequence[Source]) -> Quote | None:
         """The source sentence that best addresses ``question`` (None when no source has a

@@ -174,6 +174,7 @@ def build_answer_service(
             max_answer_tokens=settings.llm.max_answer_tokens,
             temperature=settings.llm.temperature,
             condense_history=answer.condense_history,
+            open_parts=answer.open_parts,
         ),
         selector=(
             SimilaritySelector(embedder, margin=answer.passage_margin)
