@@ -107,6 +107,8 @@ def _stream(events: Iterator[SourcesEvent | DeltaEvent | FinalEvent]) -> Answer:
 
 def _print_details(answer: Answer, *, show_withheld: bool = False) -> None:
     _print_withheld(answer, show=show_withheld)
+    for part in answer.unanswered_parts:
+        out.print(f"[yellow]Not answered by the sources:[/yellow] {escape(part)}")
     if answer.abstained:
         reason = answer.abstain_reason.value if answer.abstain_reason else "unknown"
         out.print(f"[dim](abstained: {reason})[/dim]")

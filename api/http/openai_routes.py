@@ -248,9 +248,17 @@ def withheld_note(answer: Answer) -> str:
     return f"\n\n({what} withheld: the sources don't support it.)"
 
 
+def unanswered_note(answer: Answer) -> str:
+    """``\n\n(Not answered by the sources: how quickly do I get the money back?)``, or
+    ``""``: the parts of a several-part question the answer leaves open."""
+    parts = answer.unanswered_parts
+    return f"\n\n(Not answered by the sources: {' / '.join(parts)})" if parts else ""
+
+
 def answer_content(answer: Answer) -> str:
-    """The message content: the checked answer, the withheld note and the sources footer."""
-    return answer.text + withheld_note(answer) + sources_footer(answer)
+    """The message content: the checked answer, the withheld note, the parts of the question
+    it leaves open and the sources footer."""
+    return answer.text + withheld_note(answer) + unanswered_note(answer) + sources_footer(answer)
 
 
 def _chunks(

@@ -140,6 +140,14 @@ def test_the_content_is_the_checked_answer_with_a_withheld_note() -> None:
     assert "cheese" not in content
 
 
+def test_the_content_names_the_parts_of_the_question_left_open() -> None:
+    footer = sources_footer(ANSWER)
+    half = ANSWER.model_copy(update={"unanswered_parts": ("how quickly is it refunded?",)})
+    assert answer_content(half) == (
+        f"{ANSWER.text}\n\n(Not answered by the sources: how quickly is it refunded?){footer}"
+    )
+
+
 class _FakeAnswers:
     def __init__(self) -> None:
         self.calls: list[tuple[str, tuple[ChatMessage, ...]]] = []

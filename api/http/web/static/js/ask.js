@@ -9,7 +9,7 @@ import { openSource } from "./source_panel.js";
 const STORE = "citewise.conversation";
 const MAX_HISTORY_TURNS = 10;
 const SUPPORT_LABEL = "Highlighted: the passage that supports the answer.";
-const TIMING_LABELS = { retrieve: "Retrieve", first_token: "First token", generate: "Generate", check: "Check", total: "Total" };
+const TIMING_LABELS = { retrieve: "Retrieve", first_token: "First token", generate: "Generate", follow_up: "Open parts", check: "Check", total: "Total" };
 
 const form = document.getElementById("ask-form");
 const input = document.getElementById("question");
@@ -104,6 +104,13 @@ function withheld(answer) {
   return null;
 }
 
+function unanswered(answer) {
+  const open = answer.unanswered_parts || [];
+  if (!open.length) return null;
+  return el("p", { class: "warning unanswered" }, "Not answered by the sources: ",
+    ...open.map((part, i) => el("q", {}, (i ? " " : "") + part)));
+}
+
 function timings(answer, client) {
   const rows = Object.entries(TIMING_LABELS)
     .filter(([key]) => typeof answer.timings?.[key] === "number")
@@ -166,6 +173,7 @@ function renderFinal(article, question, answer, client) {
     parts.push(sourceList(answer.sources || [], "Closest sources", null));
   } else {
     parts.push(withheld(answer));
+    parts.push(unanswered(answer));
     parts.push(sourceList(answer.sources || [], "Sources", answer));
   }
   parts.push(timings(answer, client), feedback(question, answer));
