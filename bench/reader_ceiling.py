@@ -19,7 +19,8 @@ It shares the evaluation index and reply cache of ``citewise eval run`` (``--out
 ingest the handbook.
 
 Run: ``.venv/bin/python bench/reader_ceiling.py [--set sourcegraph] [--config FILE]
-[--limit N]``. Results: bench/out/reader-ceiling/<set>-<model>.json and a summary on stdout.
+[--limit N] [--multi-part]``. Results: bench/out/reader-ceiling/<set>-<model><tag>.json and a
+summary on stdout.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from evals.qa_datasets import SAMPLE_QUESTIONS, SOURCEGRAPH_QUESTIONS, load_data
 from evals.question_sets import QuestionItem, load_question_set
 from evals.reference_checks import Outcome, outcome
 from generation.abstention import is_decline
+from generation.open_parts import asked_parts
 from generation.sentences import sentences
 from retrieval.query import ScoredChunk, SearchFilters, SearchMode
 from retrieval.search import Searcher
@@ -121,6 +123,11 @@ def main() -> None:
     parser.add_argument("--set", choices=sorted(QUESTION_FILES), default="sourcegraph")
     parser.add_argument("--config", type=Path, default=None, help="settings YAML")
     parser.add_argument("--limit", type=int, default=None, help="only the first N answerable")
+    parser.add_argument(
+        "--multi-part",
+        action="store_true",
+        help="only the questions that ask several parts (what answer.open_parts changes)",
+    )
     parser.add_argument("--out", type=Path, default=REPO / ".citewise-eval")
     parser.add_argument("--tag", default="", help="suffix of the results file (one per config)")
     args = parser.parse_args()
@@ -128,6 +135,8 @@ def main() -> None:
     settings = Settings.load(args.config)
     data = load_dataset(args.set)
     items = [i for i in load_question_set(QUESTION_FILES[args.set]) if i.answerable]
+    if args.multi_part:
+        items = [i for i in items if asked_parts(i.question)]
     items = items[: args.limit] if args.limit else items
     examples = {e.id: e for e in data.examples}
     settings = eval_settings(settings, args.out, data, composition.pipeline_id(settings))
@@ -165,6 +174,7 @@ def main() -> None:
                     "model": own.value,
                     "abstain_reason": answer.abstain_reason,
                     "text": answer.text,
+                    "unanswered_parts": answer.unanswered_parts,
                     "model_text": model_text,
                     "verdicts": [
                         {

@@ -23,6 +23,7 @@ from evals.compare import compare_runs
 from evals.qa_datasets import load_dataset
 from evals.report import load_result, write_html, write_result
 from evals.tradeoff import markdown_table, parse_axis
+from generation.open_parts import asked_parts
 
 out = Console()
 
@@ -43,6 +44,12 @@ def run(
         int | None,
         typer.Option(help="A fixed random sample of N questions (seed 0: the same N each run)."),
     ] = None,
+    multi_part: Annotated[
+        bool,
+        typer.Option(
+            help="Only the questions that ask several parts (what answer.open_parts changes)."
+        ),
+    ] = False,
     api: Annotated[
         str | None, typer.Option(help="Ask a running API (its URL) instead of this process.")
     ] = None,
@@ -66,10 +73,13 @@ def run(
     settings = load_settings(config)
     try:
         data = load_dataset(dataset, corpus=corpus, acl_policy=acl)
+        examples = data.examples
+        if multi_part:
+            examples = tuple(e for e in examples if asked_parts(e.question))
         result = run_answer_eval(
             settings,
             data,
-            choose_examples(data.examples, limit=limit, sample=sample),
+            choose_examples(examples, limit=limit, sample=sample),
             judges=split_values(judges) or ("lexical",),
             out_dir=out_dir,
             system=CompositionEvalSystem(),
