@@ -24,10 +24,17 @@ from core.models import Principal
 from core.settings import Settings
 from generation.abstention import ABSTENTION_ANSWER
 from generation.answer import AnswerService, DeltaEvent, FinalEvent, SourcesEvent
-from generation.answer_types import Answer, ChatMessage, Role
+from generation.answer_types import (
+    Answer,
+    ChatMessage,
+    GenerationRequest,
+    GenerationResult,
+    Role,
+)
 from generation.llama_cpp_generator import LlamaCppGenerator
 from ingest.acl_policy import AclPolicy
 from retrieval.embedder import Embedder
+from retrieval.index import VectorIndex
 from tests.conftest import SAMPLE_ACL, SAMPLE_CORPUS
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
@@ -52,13 +59,50 @@ def data_root(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder)
 
 
 @pytest.fixture(scope="module")
-def service(data_root: Path, real_embedder: Embedder, small_gguf: Path) -> Iterator[AnswerService]:
+def opened(
+    data_root: Path, small_gguf: Path, real_embedder: Embedder
+) -> Iterator[tuple[Settings, VectorIndex, LlamaCppGenerator]]:
+    """The settings, the open index and the loaded model the module's services share."""
     settings = Settings.load(data_dir=data_root / "data")
     generator = LlamaCppGenerator(small_gguf, context_window=settings.llm.context_window)
     with composition.open_store(settings, embedder=real_embedder) as store:
-        yield composition.build_answer_service(
-            settings, store.index, generator=generator, embedder=real_embedder
-        )
+        yield settings, store.index, generator
+
+
+@pytest.fixture(scope="module")
+def service(
+    opened: tuple[Settings, VectorIndex, LlamaCppGenerator], real_embedder: Embedder
+) -> AnswerService:
+    settings, index, generator = opened
+    return composition.build_answer_service(
+        settings, index, generator=generator, embedder=real_embedder
+    )
+
+
+class RecordingGenerator:
+    """The real model, with every request it was sent kept."""
+
+    def __init__(self, inner: LlamaCppGenerator) -> None:
+        self.inner = inner
+        self.requests: list[GenerationRequest] = []
+
+    @property
+    def context_window(self) -> int:
+        return self.inner.context_window
+
+    def generate(self, request: GenerationRequest) -> GenerationResult:
+        self.requests.append(request)
+        return self.inner.generate(request)
+
+    def stream(self, request: GenerationRequest) -> Iterator[str]:
+        self.requests.append(request)
+        return self.inner.stream(request)
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+    def warm_up(self) -> None:
+        self.inner.warm_up()
 
 
 def _files(answer: Answer) -> set[str]:
@@ -83,6 +127,41 @@ def test_an_unanswerable_question_abstains_with_closest_sources(service: AnswerS
     assert answer.text == ABSTENTION_ANSWER
     assert answer.citations == ()
     assert "Berlin" not in answer.text
+
+
+def test_each_part_of_a_two_part_question_is_answered_or_named_open(
+    opened: tuple[Settings, VectorIndex, LlamaCppGenerator], real_embedder: Embedder
+) -> None:
+    # The corpus answers the first part and not the second (no Berlin parking fee anywhere).
+    # Whatever the first reply covers, with ask_all each part it leaves open is asked alone
+    # over the same sources, what comes back is checked, and the part nothing answers is
+    # named, never answered with another office's figure.
+    settings, index, generator = opened
+    answer_settings = settings.answer.model_copy(update={"open_parts": "ask_all"})
+    recording = RecordingGenerator(generator)
+    service = composition.build_answer_service(
+        settings.model_copy(update={"answer": answer_settings}),
+        index,
+        generator=recording,
+        embedder=real_embedder,
+    )
+    question = (
+        "How much paid vacation do employees accrue, and what is the parking fee at the "
+        "Berlin office?"
+    )
+    answer = service.answer(question, EMPLOYEE)
+
+    first, *follow_ups = [r.messages[-1].content for r in recording.requests]
+    assert follow_ups, answer.model_text  # the Berlin part is never answered by the first reply
+    sources = first.rsplit("Question: ", 1)[0]
+    assert all(f.startswith(sources) for f in follow_ups)  # the same sources, state reused
+    asked = {f.rsplit("Question: ", 1)[1] for f in follow_ups}
+    assert "What is the parking fee at the Berlin office?" in asked
+    assert not answer.abstained, answer.model_text
+    assert "1.75" in answer.text
+    assert answer.unanswered_parts == ("what is the parking fee at the Berlin office?",)
+    assert "Berlin" not in answer.text  # a made-up fee, if any, is withheld, not shown
+    assert all(w.sentence not in answer.text for w in answer.withheld)
 
 
 def test_a_restricted_fact_is_not_revealed_without_rights(service: AnswerService) -> None:
