@@ -232,6 +232,15 @@ class AnswerSettings(_Section):
         "and question-word coverage, evals/RESULTS.md) or the answer is off the question and "
         "abstains; null turns the check off.",
     )
+    min_part_relevance: float | None = Field(
+        default=0.4,
+        ge=0.0,
+        le=1.0,
+        description="A question of several parts: a part that no shown claim scores at least "
+        "this against is open, named in `unanswered_parts` (and asked again under open_parts); "
+        "lower than min_relevance, because a part is scored without the rest of the question "
+        "(evals/RESULTS.md); null: parts are not checked.",
+    )
     passage_margin: float | None = Field(
         default=None,
         ge=0.0,

@@ -61,6 +61,8 @@ class CheckOptions:
     the context that does.
     ``min_relevance``: a supported claim must score at least this against the question, else
     the answer is off the question (None: no relevance check).
+    ``min_part_relevance``: for a question of several parts, a part no shown claim scores at
+    least this against is open (``open_parts``; None: parts are not checked).
     ``quote_min_relevance``: quote a source sentence that scores at least this when the
     model's answer did not hold (None: never quote).
     """
@@ -69,6 +71,7 @@ class CheckOptions:
     attribute_uncited: bool = True
     recite_miscited: bool = True
     min_relevance: float | None = None
+    min_part_relevance: float | None = None
     quote_min_relevance: float | None = None
 
 
@@ -94,9 +97,12 @@ class AnswerChecker:
         self._options = options or CheckOptions()
         self._embedder = embedder
         self._relevance = AnswerRelevance(embedder) if embedder is not None else None
-        if self._relevance is None and (
-            self._options.min_relevance is not None or self._options.quote_min_relevance is not None
-        ):
+        thresholds = (
+            self._options.min_relevance,
+            self._options.min_part_relevance,
+            self._options.quote_min_relevance,
+        )
+        if self._relevance is None and any(t is not None for t in thresholds):
             raise ValueError("answer relevance needs an embedder")
 
     @property
@@ -242,9 +248,9 @@ class AnswerChecker:
 
     def open_parts(self, answer: Answer, parts: Sequence[str]) -> list[int]:
         """The indices of ``parts`` (of ``answer``'s question) that no shown, supported claim
-        answers at ``min_relevance``: all of them when the answer abstained, none when the
-        relevance check is off."""
-        threshold = self._options.min_relevance
+        answers at ``min_part_relevance``: all of them when the answer abstained, none when
+        parts are not checked."""
+        threshold = self._options.min_part_relevance
         if self._relevance is None or threshold is None:
             return []
         if answer.abstained:

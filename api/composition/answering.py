@@ -148,6 +148,7 @@ def build_answer_service(
             attribute_uncited=answer.attribute_uncited,
             recite_miscited=answer.recite_miscited,
             min_relevance=answer.min_relevance,
+            min_part_relevance=answer.min_part_relevance,
             quote_min_relevance=answer.quote_min_relevance,
         ),
         embedder=checking,

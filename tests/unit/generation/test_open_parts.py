@@ -56,7 +56,7 @@ def service(index: QdrantClientIndex, generator: FakeGenerator, open_parts: str)
         generator,
         AnswerChecker(
             LexicalEmbeddingJudge(embedder),
-            options=CheckOptions(min_relevance=0.5),
+            options=CheckOptions(min_relevance=0.5, min_part_relevance=0.5),
             embedder=embedder,
         ),
         *context(generator, index),
