@@ -60,7 +60,7 @@ class AnswerOptions:
     max_answer_tokens: int = 384
     temperature: float = 0.0
     condense_history: bool = True
-    open_parts: OpenPartsMode = "off"
+    open_parts: OpenPartsMode = "ask"
     """Ask the model again each part of a several-part question its answer leaves open
     (``generation.open_parts``)."""
 
