@@ -17,8 +17,7 @@ from fastapi.testclient import TestClient
 
 from api.http.app import create_app
 from api.http.dependencies import Services
-from core.ids import chunk_id, document_id
-from core.models import Acl, Chunk, Principal
+from core.models import Acl, Principal
 from core.settings import Settings
 from evals.dataset import EvalExample
 from generation.abstention import AbstentionPolicy
@@ -35,14 +34,12 @@ from generation.grounding import LexicalEmbeddingJudge
 from generation.prompting import PromptBuilder
 from ingest.document_service import DocumentService
 from retrieval.context import ContextAssembler
-from retrieval.index import IndexedChunk
-from retrieval.qdrant_client_index import QdrantClientIndex
 from retrieval.qdrant_edge_bm25 import QdrantBm25Encoder
 from retrieval.search import Searcher
 from store.feedback_store import FeedbackStore
 from store.key_store import ApiKeyStore
 from store.review_store import ReviewStore
-from tests.unit.generation.fakes import FakeEmbedder, FakeGenerator
+from tests.unit.generation.fakes import FakeEmbedder, FakeGenerator, one_chunk_index
 from tests.unit.store.test_review_store import abstained_answer, plain_answer, withheld_answer
 
 ANSWERS: dict[str, Callable[[], Answer]] = {
@@ -309,29 +306,10 @@ def real_answers() -> Iterator[AnswerService]:
     """The real answer service (retrieval, prompt, grounding check, withholding) over an
     in-memory index, with the hashing embedder and a scripted model reply."""
     embedder, sparse = FakeEmbedder(), QdrantBm25Encoder()
-    index = QdrantClientIndex(location=":memory:", dimension=FakeEmbedder.dimension).open()
-    points = []
-    for name, text in (("travel.md", TRAVEL), ("leave.md", LEAVE)):
-        uri = f"file:///docs/{name}"
-        doc = document_id(uri)
-        chunk = Chunk(
-            chunk_id=chunk_id(doc, 1, 0),
-            doc_id=doc,
-            version=1,
-            ordinal=0,
-            text=text,
-            title=name.removesuffix(".md").title(),
-            source_uri=uri,
-            acl=Acl(groups=("public",)),
-            tenant="acme",  # alice's
-        )
-        dense = embedder.embed_documents([chunk.embedding_text()])[0]
-        points.append(
-            IndexedChunk(
-                chunk=chunk, dense=dense, sparse=sparse.encode_document(chunk.embedding_text())
-            )
-        )
-    index.upsert(points)
+    public = Acl(groups=("public",))
+    index = one_chunk_index(
+        [("travel.md", TRAVEL, public), ("leave.md", LEAVE, public)], tenant="acme"
+    )  # alice's tenant
     reply = (
         "Hotels are reimbursed up to $240 per night in major cities [1]. "
         "Executives may claim up to $900 per night [1]."

@@ -6,8 +6,13 @@ import re
 import zlib
 from collections.abc import Iterator, Sequence
 
+from core.ids import chunk_id, document_id
+from core.models import Acl, Chunk
 from generation.answer_types import GenerationRequest, GenerationResult, GenerationTimings
 from retrieval.context import Context, Source
+from retrieval.index import IndexedChunk
+from retrieval.qdrant_client_index import QdrantClientIndex
+from retrieval.qdrant_edge_bm25 import QdrantBm25Encoder
 
 _WORD = re.compile(r"[^\W_]+")
 
@@ -103,3 +108,36 @@ def context(question: str, *texts: str) -> Context:
         sources=sources,
         token_count=sum(s.token_count for s in sources),
     )
+
+
+def one_chunk_index(
+    documents: Sequence[tuple[str, str, Acl]], *, tenant: str | None = None
+) -> QdrantClientIndex:
+    """A real qdrant-client in-memory index of one-chunk documents ``(file name, text, acl)``
+    under ``file:///docs/``, embedded with ``FakeEmbedder`` and BM25 (the caller closes it)."""
+    embedder, sparse = FakeEmbedder(), QdrantBm25Encoder()
+    index = QdrantClientIndex(location=":memory:", dimension=FakeEmbedder.dimension).open()
+    points = []
+    for name, text, acl in documents:
+        uri = f"file:///docs/{name}"
+        doc = document_id(uri)
+        chunk = Chunk(
+            chunk_id=chunk_id(doc, 1, 0),
+            doc_id=doc,
+            version=1,
+            ordinal=0,
+            text=text,
+            title=name.removesuffix(".md").title(),
+            source_uri=uri,
+            acl=acl,
+            tenant=tenant,
+        )
+        points.append(
+            IndexedChunk(
+                chunk=chunk,
+                dense=embedder.embed_documents([chunk.embedding_text()])[0],
+                sparse=sparse.encode_document(chunk.embedding_text()),
+            )
+        )
+    index.upsert(points)
+    return index
