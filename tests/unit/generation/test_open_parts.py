@@ -49,6 +49,23 @@ def test_a_part_that_refers_back_is_asked_after_the_part_it_refers_to() -> None:
     assert parts[0].standalone == "Who pays for my kid's sitter on a trip?"
 
 
+def test_a_statement_with_and_is_scene_not_a_part() -> None:
+    parts = asked_parts(
+        "I'm expecting a child and may also need medical time off. How many weeks of parental "
+        "leave, and how many weeks of medical leave are there?"
+    )
+    assert [p.text for p in parts] == [
+        "How many weeks of parental leave",
+        "how many weeks of medical leave are there?",
+    ]
+    assert parts[1].standalone.startswith("I'm expecting a child and may also need medical")
+
+
+def test_a_capitalised_it_is_a_name_not_a_pronoun() -> None:
+    parts = asked_parts("How fast must I report it? What's the IT help desk extension?")
+    assert parts[1].standalone == "What's the IT help desk extension?"
+
+
 def service(index: QdrantClientIndex, generator: FakeGenerator, open_parts: str) -> AnswerService:
     embedder = FakeEmbedder()
     return AnswerService(
